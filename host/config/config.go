@@ -1,0 +1,258 @@
+// Package config holds swarmd's settings and loads them from defaults, a
+// YAML file, the environment and command-line flags, in that order of
+// increasing precedence.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is swarmd's configuration. The YAML keys, flag names and
+// environment variables (SWARMD_ plus the key in upper snake case) share
+// one spelling.
+type Config struct {
+	// DataDir holds the store, the token and the lock.
+	DataDir string `json:"data-dir"`
+	// GRPCAddr is the gRPC listen address.
+	GRPCAddr string `json:"grpc-addr"`
+	// HTTPAddr is the REST, /healthz and /metrics listen address; empty
+	// disables the HTTP listener.
+	HTTPAddr string `json:"http-addr"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"log-level"`
+	// LogFormat is text or json.
+	LogFormat string `json:"log-format"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
+	ShutdownTimeout Duration `json:"shutdown-timeout"`
+	// WatchHistory is how many resource versions of change history are
+	// kept so that watches can resume.
+	WatchHistory int64 `json:"watch-history"`
+	// NodeName names this node; the default is the hostname.
+	NodeName string `json:"node-name"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string such as "30s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		DataDir:         DefaultDataDir(),
+		GRPCAddr:        "127.0.0.1:7700",
+		HTTPAddr:        "127.0.0.1:7701",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: Duration(30 * time.Second),
+		WatchHistory:    100000,
+		NodeName:        strings.ToLower(host),
+	}
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/stratoswarm, else
+// ~/.local/share/stratoswarm.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "stratoswarm")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "stratoswarm")
+	}
+	return filepath.Join(home, ".local", "share", "stratoswarm")
+}
+
+// Validate checks the values that cannot be checked by type alone.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if c.GRPCAddr == "" {
+		errs = append(errs, errors.New("grpc-addr: must not be empty"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log-format: %q is not one of text, json", c.LogFormat))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("shutdown-timeout: must not be negative"))
+	}
+	if c.WatchHistory < 1 {
+		errs = append(errs, fmt.Errorf("watch-history: %d must be at least 1", c.WatchHistory))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseFile reads a YAML config file over base. Unknown keys and values of
+// the wrong type are errors that name the key.
+func ParseFile(path string, base Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("read config file: %w", err)
+	}
+	cfg, err := Parse(data, base)
+	if err != nil {
+		return base, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse reads YAML config text over base.
+func Parse(data []byte, base Config) (Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return base, nil
+	}
+	cfg := base
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return base, explainYAML(err)
+	}
+	return cfg, nil
+}
+
+// explainYAML rewrites encoding/json's wording, which sigs.k8s.io/yaml
+// passes through, into one that names the key.
+func explainYAML(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
+	if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return fmt.Errorf("unknown key %s (known keys: %s)", k, strings.Join(Keys(), ", "))
+	}
+	// "json: cannot unmarshal string into Go struct field Config.watch-history of type int64"
+	if i := strings.Index(msg, "Go struct field Config."); i >= 0 {
+		rest := msg[i+len("Go struct field Config."):]
+		key, typ, _ := strings.Cut(rest, " of type ")
+		what := strings.TrimPrefix(msg[:i], "json: cannot unmarshal ")
+		what = strings.TrimSuffix(strings.TrimSpace(what), " into")
+		return fmt.Errorf("key %q: wrong type: got %s, want %s", key, what, typ)
+	}
+	// errors from Duration.UnmarshalJSON arrive without the key name
+	if strings.Contains(msg, "duration string") {
+		return fmt.Errorf("key %q: %s", "shutdown-timeout", msg)
+	}
+	return fmt.Errorf("invalid YAML: %s", msg)
+}
+
+// Keys lists the configuration keys.
+func Keys() []string {
+	return []string{"data-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name"}
+}
+
+// envName is the environment variable for a key: SWARMD_DATA_DIR.
+func envName(key string) string {
+	return "SWARMD_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// BindFlags declares a flag for every key on fs, with defaults from d.
+func BindFlags(fs *pflag.FlagSet, d Config) {
+	fs.String("config", "", "YAML config file (env SWARMD_CONFIG)")
+	fs.String("data-dir", d.DataDir, "directory for the store, the token and the lock")
+	fs.String("grpc-addr", d.GRPCAddr, "gRPC listen address")
+	fs.String("http-addr", d.HTTPAddr, "REST, /healthz and /metrics listen address (empty disables)")
+	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
+	fs.String("log-format", d.LogFormat, "text or json")
+	fs.Duration("shutdown-timeout", time.Duration(d.ShutdownTimeout), "how long a graceful shutdown may take")
+	fs.Int64("watch-history", d.WatchHistory, "resource versions of change history kept for watch resumption")
+	fs.String("node-name", d.NodeName, "this node's name")
+}
+
+// Load builds the configuration: defaults, then the config file (from
+// --config or SWARMD_CONFIG), then SWARMD_* environment variables, then the
+// flags that were set on fs. getenv is os.Getenv outside tests.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("SWARMD_CONFIG")
+	}
+	if path != "" {
+		var err error
+		if cfg, err = ParseFile(path, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	for _, key := range Keys() {
+		v := getenv(envName(key))
+		if fl := fs.Lookup(key); fl != nil && fl.Changed {
+			v = fl.Value.String()
+		} else if v == "" {
+			continue
+		}
+		if err := cfg.set(key, v); err != nil {
+			src := "--" + key
+			if fl := fs.Lookup(key); fl == nil || !fl.Changed {
+				src = envName(key)
+			}
+			return cfg, fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// set assigns one key from its string form.
+func (c *Config) set(key, v string) error {
+	switch key {
+	case "data-dir":
+		c.DataDir = v
+	case "grpc-addr":
+		c.GRPCAddr = v
+	case "http-addr":
+		c.HTTPAddr = v
+	case "log-level":
+		c.LogLevel = v
+	case "log-format":
+		c.LogFormat = v
+	case "node-name":
+		c.NodeName = v
+	case "shutdown-timeout":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 30s: %w", err)
+		}
+		c.ShutdownTimeout = Duration(d)
+	case "watch-history":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		c.WatchHistory = n
+	default:
+		return fmt.Errorf("unknown key %q", key)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/store"
+)
+
+// agentService serves AgentService. Agents are stored templates today; the
+// agent system (issue 6) deploys them.
+type agentService struct {
+	v1.UnimplementedAgentServiceServer
+	agents *store.Repository[*v1.Agent]
+}
+
+// checkAgent validates what a client may set on an agent.
+func checkAgent(a *v1.Agent) error {
+	if a == nil {
+		return invalidField("agent", "is required")
+	}
+	if err := checkName("agent.metadata.name", a.GetMetadata().GetName()); err != nil {
+		return err
+	}
+	if err := checkLabels("agent.metadata.labels", a.GetMetadata().GetLabels()); err != nil {
+		return err
+	}
+	spec := a.GetSpec()
+	if spec == nil {
+		return invalidField("agent.spec", "is required")
+	}
+	if spec.GetImage() == "" && len(spec.GetCommand()) == 0 {
+		return invalidField("agent.spec", "one of image or command is required")
+	}
+	if spec.GetReplicas() < 0 {
+		return invalidField("agent.spec.replicas", "%d must not be negative", spec.GetReplicas())
+	}
+	r := spec.GetResources()
+	for field, v := range map[string]int64{
+		"agent.spec.resources.cpu_millis":   r.GetCpuMillis(),
+		"agent.spec.resources.memory_bytes": r.GetMemoryBytes(),
+		"agent.spec.resources.pids":         r.GetPids(),
+		"agent.spec.resources.gpus":         int64(r.GetGpus()),
+	} {
+		if v < 0 {
+			return invalidField(field, "%d must not be negative", v)
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range spec.GetSearchSpace().GetParameters() {
+		field := fmt.Sprintf("agent.spec.search_space.parameters[%d].name", i)
+		if p.GetName() == "" {
+			return invalidField(field, "is required")
+		}
+		if seen[p.GetName()] {
+			return invalidField(field, "%q appears twice", p.GetName())
+		}
+		seen[p.GetName()] = true
+	}
+	return nil
+}
+
+func (s *agentService) CreateAgent(ctx context.Context, req *v1.CreateAgentRequest) (*v1.Agent, error) {
+	if err := checkAgent(req.GetAgent()); err != nil {
+		return nil, err
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return nil, err
+	}
+	a := req.GetAgent()
+	a.Status = &v1.AgentStatus{Phase: "Registered"}
+	out, _, err := s.agents.Create(ctx, a, req.GetRequestId())
+	return out, storeError(err)
+}
+
+func (s *agentService) GetAgent(ctx context.Context, req *v1.GetAgentRequest) (*v1.Agent, error) {
+	if err := checkName("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	a, err := s.agents.Get(ctx, req.GetName())
+	return a, storeError(err)
+}
+
+func (s *agentService) ListAgents(ctx context.Context, req *v1.ListAgentsRequest) (*v1.ListAgentsResponse, error) {
+	opts, err := listOptions(req.GetPageSize(), req.GetPageToken(), req.GetLabelSelector())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.agents.List(ctx, opts)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &v1.ListAgentsResponse{Agents: page.Items, NextPageToken: page.NextPageToken, ResourceVersion: page.ResourceVersion}, nil
+}
+
+func (s *agentService) UpdateAgent(ctx context.Context, req *v1.UpdateAgentRequest) (*v1.Agent, error) {
+	if err := checkAgent(req.GetAgent()); err != nil {
+		return nil, err
+	}
+	if req.GetAgent().GetMetadata().GetResourceVersion() == "" {
+		return nil, invalidField("agent.metadata.resource_version", "is required: get the agent and send its version back")
+	}
+	out, err := s.agents.Update(ctx, req.GetAgent())
+	return out, storeError(err)
+}
+
+func (s *agentService) DeleteAgent(ctx context.Context, req *v1.DeleteAgentRequest) (*v1.Agent, error) {
+	if err := checkName("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	out, err := s.agents.Delete(ctx, req.GetName(), req.GetResourceVersion())
+	return out, storeError(err)
+}
+
+func (s *agentService) WatchAgents(req *v1.WatchAgentsRequest, stream v1.AgentService_WatchAgentsServer) error {
+	return watch(stream.Context(), s.agents, req.GetResourceVersion(), func(t v1.EventType, obj *v1.Agent) error {
+		return stream.Send(&v1.WatchAgentsResponse{Type: t, Agent: obj})
+	})
+}

@@ -1,0 +1,309 @@
+// Package server is swarmd: the gRPC API, its REST gateway, health,
+// reflection and metrics, served from the badger store in the data dir.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/config"
+	"github.com/stratoswarm/stratoswarm/host/store"
+	"github.com/stratoswarm/stratoswarm/runtime/node"
+)
+
+// Server is one swarmd. New opens its data dir; Start listens; Shutdown
+// stops gracefully and releases the data dir.
+type Server struct {
+	cfg   config.Config
+	log   *slog.Logger
+	lock  *lockFile
+	token string
+	store *store.Store
+	nodes *store.Repository[*v1.Node]
+
+	grpc     *grpc.Server
+	health   *health.Server
+	registry *prometheus.Registry
+	http     *http.Server
+	gwConn   *grpc.ClientConn
+
+	grpcLis, httpLis net.Listener
+	started          time.Time
+
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	shutdown sync.Once
+	errc     chan error
+}
+
+// New opens the data dir: it takes the lock, reads or creates the token and
+// opens the store, refusing a store it cannot use. Nothing listens yet.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := acquireLock(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, lock: lock, errc: make(chan error, 2)}
+	fail := func(err error) (*Server, error) {
+		if s.store != nil {
+			s.store.Close()
+		}
+		lock.release()
+		return nil, err
+	}
+	if s.token, err = loadOrCreateToken(cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	s.store, err = store.Open(store.Options{
+		Dir:     filepath.Join(cfg.DataDir, "store"),
+		History: cfg.WatchHistory,
+		Logger:  log.With("component", "store"),
+	})
+	if err != nil {
+		return fail(fmt.Errorf("open store: %w", err))
+	}
+	s.nodes = store.NewRepository[*v1.Node](s.store, kindNode, false)
+	s.build()
+	return s, nil
+}
+
+// build wires the gRPC server and the HTTP mux.
+func (s *Server) build() {
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "swarmd_store_revision", Help: "Newest resource version written to the store.",
+	}, func() float64 { return float64(s.store.Revision()) }))
+	ic := &interceptors{token: s.token, limits: requestLimits{}, metrics: newMetrics(s.registry), log: s.log}
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(ic.unary),
+		grpc.ChainStreamInterceptor(ic.stream),
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+	)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	now := time.Now
+	v1.RegisterClusterServiceServer(s.grpc, &clusterService{store: s.store, nodes: s.nodes, local: s.cfg.NodeName, now: now})
+	v1.RegisterNodeServiceServer(s.grpc, &nodeService{nodes: s.nodes})
+	// Agents are declarations people write by hand: synced so a crash
+	// right after create loses nothing.
+	v1.RegisterAgentServiceServer(s.grpc, &agentService{agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true)})
+	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
+}
+
+// Start registers the local node and starts listening. With ":0" ports,
+// GRPCAddr and HTTPAddr report the chosen addresses.
+func (s *Server) Start() error {
+	s.started = time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	if err := registerNode(ctx, s.nodes, s.cfg.NodeName, node.Probe("/"), s.started, time.Now()); err != nil {
+		return fmt.Errorf("register node %q: %w", s.cfg.NodeName, err)
+	}
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen on grpc-addr %s: %w", s.cfg.GRPCAddr, err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(s.grpcLis); err != nil {
+			s.errc <- fmt.Errorf("grpc server: %w", err)
+		}
+	}()
+	if s.cfg.HTTPAddr != "" {
+		if err := s.startHTTP(ctx); err != nil {
+			s.grpc.Stop()
+			return err
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.heartbeatLoop(ctx)
+	}()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("swarmd started", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data-dir", s.cfg.DataDir, "node", s.cfg.NodeName)
+	return nil
+}
+
+// startHTTP serves REST (through the gateway, which calls the gRPC
+// listener so every request passes the same interceptors), /healthz and
+// /metrics.
+func (s *Server) startHTTP(ctx context.Context) error {
+	var err error
+	s.gwConn, err = grpc.NewClient("passthrough:///"+s.grpcLis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return fmt.Errorf("connect REST gateway: %w", err)
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(s.gwConn)),
+	)
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		v1.RegisterClusterServiceHandler, v1.RegisterNodeServiceHandler, v1.RegisterTierServiceHandler,
+		v1.RegisterGPUServiceHandler, v1.RegisterOperationServiceHandler, v1.RegisterAgentServiceHandler,
+		v1.RegisterSuiteServiceHandler, v1.RegisterEvolutionServiceHandler, v1.RegisterPluginServiceHandler,
+		v1.RegisterCanaryServiceHandler, v1.RegisterContainerServiceHandler,
+	} {
+		if err := reg(ctx, gw, s.gwConn); err != nil {
+			return fmt.Errorf("register REST handler: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", gw)
+	mux.Handle("/metrics", s.requireToken(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	mux.Handle("/", http.MaxBytesHandler(gw, MaxMessageBytes))
+	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on http-addr %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	return nil
+}
+
+// requireToken guards a plain HTTP handler with the bearer token.
+func (s *Server) requireToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !tokenEqual(tok, s.token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="swarmd"`)
+			http.Error(w, "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token in <data-dir>/token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := heartbeat(ctx, s.nodes, s.cfg.NodeName, now); err != nil && ctx.Err() == nil {
+				s.log.Warn("node heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+// GRPCAddr is the gRPC listen address, once started.
+func (s *Server) GRPCAddr() string {
+	if s.grpcLis == nil {
+		return ""
+	}
+	return s.grpcLis.Addr().String()
+}
+
+// HTTPAddr is the HTTP listen address, once started; empty if disabled.
+func (s *Server) HTTPAddr() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
+
+// Token is the bearer token clients must send.
+func (s *Server) Token() string { return s.token }
+
+// Errors reports a listener that failed after Start.
+func (s *Server) Errors() <-chan error { return s.errc }
+
+// Shutdown stops accepting calls, lets running ones finish until ctx is
+// done (then cuts them), closes the store and releases the data dir.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdown.Do(func() {
+		s.health.Shutdown()
+		if s.stop != nil {
+			s.stop() // ends watches and the heartbeat
+		}
+		if s.http != nil {
+			if e := s.http.Shutdown(ctx); e != nil {
+				s.http.Close()
+			}
+		}
+		done := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.log.Warn("graceful shutdown timed out; cutting remaining calls")
+			s.grpc.Stop()
+			<-done
+		}
+		if s.gwConn != nil {
+			s.gwConn.Close()
+		}
+		s.wg.Wait()
+		err = s.store.Close()
+		s.lock.release()
+		s.log.Info("swarmd stopped")
+	})
+	return err
+}
+
+// Run starts the server and blocks until ctx is done or a listener fails,
+// then shuts down within the configured timeout.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+	defer cancel()
+	return errors.Join(runErr, s.Shutdown(sctx))
+}

@@ -1,0 +1,3 @@
+module github.com/stratoswarm/stratoswarm/sdk-wasm
+
+go 1.26.0

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -90,7 +91,9 @@ func (m *metrics) observe(method string, start time.Time, err error) {
 // interceptors bundles what every call goes through: recovery, metrics,
 // logging, authentication and size limits.
 type interceptors struct {
-	token   string
+	// stopping is cancelled when the server shuts down; it ends streams.
+	stopping context.Context
+	token    string
 	limits  requestLimits
 	metrics *metrics
 	log     *slog.Logger
@@ -134,8 +137,17 @@ func (ic *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 			return err
 		}
 	}
-	return handler(srv, &limitedStream{ServerStream: ss, limit: ic.limits.of(info.FullMethod), method: info.FullMethod})
+	// Streams (watches) end when the server stops, so a graceful shutdown
+	// does not wait for clients that would never hang up.
+	ctx, cancel := context.WithCancelCause(ss.Context())
+	defer cancel(nil)
+	stopAfter := context.AfterFunc(ic.stopping, func() { cancel(errShuttingDown) })
+	defer stopAfter()
+	return handler(srv, &limitedStream{ServerStream: ss, ctx: ctx, limit: ic.limits.of(info.FullMethod), method: info.FullMethod})
 }
+
+// errShuttingDown is the cause of a stream's end when swarmd stops.
+var errShuttingDown = errors.New("swarmd is shutting down")
 
 func (ic *interceptors) logCall(method string, start time.Time, err error) {
 	code := status.Code(err)
@@ -156,9 +168,12 @@ func errString(err error) string {
 // limitedStream applies the method's size limit to each received message.
 type limitedStream struct {
 	grpc.ServerStream
+	ctx    context.Context
 	limit  int
 	method string
 }
+
+func (s *limitedStream) Context() context.Context { return s.ctx }
 
 func (s *limitedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {

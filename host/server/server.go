@@ -51,6 +51,8 @@ type Server struct {
 	grpcLis, httpLis net.Listener
 	started          time.Time
 
+	// stopping is cancelled by Shutdown: it ends watches and loops.
+	stopping context.Context
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	shutdown sync.Once
@@ -104,7 +106,8 @@ func (s *Server) build() {
 	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "swarmd_store_revision", Help: "Newest resource version written to the store.",
 	}, func() float64 { return float64(s.store.Revision()) }))
-	ic := &interceptors{token: s.token, limits: requestLimits{}, metrics: newMetrics(s.registry), log: s.log}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	ic := &interceptors{stopping: s.stopping, token: s.token, limits: requestLimits{}, metrics: newMetrics(s.registry), log: s.log}
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ic.unary),
 		grpc.ChainStreamInterceptor(ic.stream),
@@ -126,8 +129,7 @@ func (s *Server) build() {
 // GRPCAddr and HTTPAddr report the chosen addresses.
 func (s *Server) Start() error {
 	s.started = time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
+	ctx := s.stopping
 	if err := registerNode(ctx, s.nodes, s.cfg.NodeName, node.Probe("/"), s.started, time.Now()); err != nil {
 		return fmt.Errorf("register node %q: %w", s.cfg.NodeName, err)
 	}
@@ -260,9 +262,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdown.Do(func() {
 		s.health.Shutdown()
-		if s.stop != nil {
-			s.stop() // ends watches and the heartbeat
-		}
+		s.stop() // ends watches and the heartbeat
 		if s.http != nil {
 			if e := s.http.Shutdown(ctx); e != nil {
 				s.http.Close()

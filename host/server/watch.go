@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/store"
@@ -28,8 +32,11 @@ func watch[T store.Object](ctx context.Context, repo *store.Repository[T], resou
 	err := repo.Watch(ctx, resourceVersion, func(e store.Event[T]) error {
 		return send(eventType(e.Type), e.Object)
 	})
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return status.Error(codes.Unavailable, "swarmd is shutting down: watch again from the last resource version you saw")
+	}
 	if ctx.Err() != nil {
-		return nil // the client went away or the server is stopping
+		return nil // the client went away
 	}
 	return storeError(err)
 }

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, file string, env map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("swarmd", pflag.ContinueOnError)
+	BindFlags(fs, Default())
+	if file != "" {
+		p := filepath.Join(t.TempDir(), "swarmd.yaml")
+		if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", p)
+	}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs, func(k string) string { return env[k] })
+}
+
+func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
+	file := "data-dir: /from/file\ngrpc-addr: 127.0.0.1:1\nhttp-addr: 127.0.0.1:2\nshutdown-timeout: 5s\nwatch-history: 7\n"
+	env := map[string]string{"SWARMD_GRPC_ADDR": "127.0.0.1:3", "SWARMD_HTTP_ADDR": "127.0.0.1:4"}
+	cfg, err := load(t, file, env, "--http-addr", "127.0.0.1:5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/from/file" || cfg.GRPCAddr != "127.0.0.1:3" || cfg.HTTPAddr != "127.0.0.1:5" {
+		t.Fatalf("precedence: %+v", cfg)
+	}
+	if time.Duration(cfg.ShutdownTimeout) != 5*time.Second || cfg.WatchHistory != 7 || cfg.LogLevel != "info" {
+		t.Fatalf("file values and defaults: %+v", cfg)
+	}
+	cfg, err = load(t, "", map[string]string{"SWARMD_CONFIG": writeTemp(t, "log-level: debug\n")})
+	if err != nil || cfg.LogLevel != "debug" {
+		t.Fatalf("SWARMD_CONFIG: %+v %v", cfg, err)
+	}
+}
+
+func writeTemp(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	cases := []struct {
+		file, want string
+	}{
+		{"data-dir: /x\ngrcp-addr: 1\n", `unknown key "grcp-addr"`},
+		{"watch-history: lots\n", `key "watch-history": wrong type`},
+		{"grpc-addr: [1, 2]\n", `key "grpc-addr": wrong type`},
+		{"shutdown-timeout: soon\n", `key "shutdown-timeout"`},
+		{"log-level: loud\n", "log-level"},
+		{"watch-history: 0\n", "watch-history"},
+		{"data-dir: [unclosed\n", "invalid YAML"},
+	}
+	for _, c := range cases {
+		_, err := load(t, c.file, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %q: got %v, want an error containing %q", c.file, err, c.want)
+		}
+	}
+	if _, err := load(t, "", map[string]string{"SWARMD_WATCH_HISTORY": "x"}); err == nil || !strings.Contains(err.Error(), "SWARMD_WATCH_HISTORY") {
+		t.Errorf("bad env value: %v", err)
+	}
+	if _, err := load(t, "", nil, "--config", "/does/not/exist.yaml"); err == nil || !strings.Contains(err.Error(), "exist.yaml") {
+		t.Errorf("missing config file: %v", err)
+	}
+}
+
+func TestDefaultDataDirFollowsXDG(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/xdg")
+	if d := DefaultDataDir(); d != "/xdg/stratoswarm" {
+		t.Fatalf("with XDG_DATA_HOME: %s", d)
+	}
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if d := DefaultDataDir(); d != "/home/u/.local/share/stratoswarm" {
+		t.Fatalf("without XDG_DATA_HOME: %s", d)
+	}
+}

@@ -189,4 +189,3 @@ func TestBadConfigFileExitsNamingTheKey(t *testing.T) {
 		t.Fatalf("bad config: %v\n%s", err, out)
 	}
 }
-

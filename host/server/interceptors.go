@@ -94,9 +94,9 @@ type interceptors struct {
 	// stopping is cancelled when the server shuts down; it ends streams.
 	stopping context.Context
 	token    string
-	limits  requestLimits
-	metrics *metrics
-	log     *slog.Logger
+	limits   requestLimits
+	metrics  *metrics
+	log      *slog.Logger
 }
 
 func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {

@@ -105,7 +105,7 @@ func (p *proc) client(t *testing.T, dir string) (v1.AgentServiceClient, context.
 }
 
 // wait returns the exit error and every remaining log line.
-func (p *proc) wait(t *testing.T) (error, string) {
+func (p *proc) wait(t *testing.T) (string, error) {
 	t.Helper()
 	var rest []string
 	for line := range p.logs {
@@ -113,11 +113,11 @@ func (p *proc) wait(t *testing.T) (error, string) {
 	}
 	select {
 	case err := <-p.done:
-		return err, strings.Join(rest, "\n")
+		return strings.Join(rest, "\n"), err
 	case <-time.After(30 * time.Second):
 		t.Fatal("swarmd did not exit")
 	}
-	return nil, ""
+	return "", nil
 }
 
 func TestSIGTERMShutsDownGracefully(t *testing.T) {
@@ -130,7 +130,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err, logs := p.wait(t)
+	logs, err := p.wait(t)
 	if err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs)
 	}
@@ -174,7 +174,7 @@ func TestKilledDaemonLosesNothing(t *testing.T) {
 		t.Fatalf("after kill -9: %d agents, want 3", len(list.GetAgents()))
 	}
 	p2.cmd.Process.Signal(syscall.SIGTERM)
-	if err, logs := p2.wait(t); err != nil {
+	if logs, err := p2.wait(t); err != nil {
 		t.Fatalf("second run exit: %v\n%s", err, logs)
 	}
 }

@@ -195,6 +195,59 @@ func (r *Repository[T]) write(ctx context.Context, obj T, status bool) (out T, e
 	return r.decode(rec.value)
 }
 
+// Modify applies fn to the stored object called name and writes the whole
+// object (metadata labels and annotations, spec and status) atomically:
+// nothing else writes between the read and the write, so there is no
+// version conflict to retry. If the object does not exist, create makes the
+// starting point (nil create: ErrNotFound). fn returning an error writes
+// nothing. Modify is for the server's own controllers.
+func (r *Repository[T]) Modify(ctx context.Context, name string, create func() T, fn func(T) error) (out T, err error) {
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	rec, _, err := r.s.mutate(r.kind, name, r.durable, func(old *record, rev int64) (*change, error) {
+		var obj T
+		if old == nil {
+			if create == nil {
+				return nil, fmt.Errorf("%s %q: %w", r.kind, name, ErrNotFound)
+			}
+			obj = create()
+			md := obj.GetMetadata()
+			if md == nil {
+				md = &v1.ObjectMeta{}
+				setMetadata(obj, md)
+			}
+			md.Name = name
+			md.Uid = newUID()
+			md.Generation = 1
+			md.CreateTime = timestamppb.New(r.now())
+		} else {
+			var err error
+			if obj, err = r.decode(old.value); err != nil {
+				return nil, err
+			}
+		}
+		before := proto.Clone(obj)
+		if err := fn(obj); err != nil {
+			return nil, err
+		}
+		md := obj.GetMetadata()
+		md.Name = name // the name is the key; fn cannot move the object
+		if old != nil && !sameSpec(before, obj) {
+			md.Generation++
+		}
+		v, err := r.stamp(obj, rev)
+		if err != nil {
+			return nil, err
+		}
+		return &change{value: v}, nil
+	})
+	if err != nil {
+		return out, err
+	}
+	return r.decode(rec.value)
+}
+
 // Delete removes the object called name and returns its last state. A
 // non-empty resourceVersion must match the stored one.
 func (r *Repository[T]) Delete(ctx context.Context, name, resourceVersion string) (out T, err error) {

@@ -406,3 +406,46 @@ func hashDir(t *testing.T, dir string) string {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
+
+func TestModifyIsAtomicReadModifyWrite(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	r := NewRepository[*v1.Agent](s, "agents", false)
+	create := func() *v1.Agent { return &v1.Agent{Spec: &v1.AgentSpec{}, Status: &v1.AgentStatus{}} }
+	done := make(chan error)
+	for range 8 {
+		go func() {
+			var err error
+			for range 25 {
+				_, e := r.Modify(ctx, "counter", create, func(a *v1.Agent) error {
+					a.Spec.Replicas++
+					return nil
+				})
+				if e != nil {
+					err = e
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := r.Get(ctx, "counter")
+	if err != nil || got.Spec.Replicas != 200 || got.Metadata.Generation != 200 {
+		t.Fatalf("after 200 concurrent increments: %v %v", got, err)
+	}
+	if _, err := r.Modify(ctx, "absent", nil, func(*v1.Agent) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("modify of a missing object without create: %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := r.Modify(ctx, "counter", nil, func(a *v1.Agent) error { a.Spec.Replicas = 0; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("fn error: %v", err)
+	}
+	if got, _ := r.Get(ctx, "counter"); got.Spec.Replicas != 200 {
+		t.Fatal("a failed modify wrote")
+	}
+}

@@ -489,11 +489,11 @@ type Parameter struct {
 	//
 	//	*Parameter_Float
 	//	*Parameter_Int
-	//	*Parameter_Categorical_
-	//	*Parameter_Bool_
-	//	*Parameter_Sequence_
-	//	*Parameter_Text_
-	//	*Parameter_Code_
+	//	*Parameter_Categorical
+	//	*Parameter_Bool
+	//	*Parameter_Sequence
+	//	*Parameter_Text
+	//	*Parameter_Code
 	Type          isParameter_Type `protobuf_oneof:"type"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -568,45 +568,45 @@ func (x *Parameter) GetInt() *Parameter_IntRange {
 	return nil
 }
 
-func (x *Parameter) GetCategorical() *Parameter_Categorical {
+func (x *Parameter) GetCategorical() *Parameter_Choices {
 	if x != nil {
-		if x, ok := x.Type.(*Parameter_Categorical_); ok {
+		if x, ok := x.Type.(*Parameter_Categorical); ok {
 			return x.Categorical
 		}
 	}
 	return nil
 }
 
-func (x *Parameter) GetBool() *Parameter_Bool {
+func (x *Parameter) GetBool() *Parameter_Boolean {
 	if x != nil {
-		if x, ok := x.Type.(*Parameter_Bool_); ok {
+		if x, ok := x.Type.(*Parameter_Bool); ok {
 			return x.Bool
 		}
 	}
 	return nil
 }
 
-func (x *Parameter) GetSequence() *Parameter_Sequence {
+func (x *Parameter) GetSequence() *Parameter_Steps {
 	if x != nil {
-		if x, ok := x.Type.(*Parameter_Sequence_); ok {
+		if x, ok := x.Type.(*Parameter_Sequence); ok {
 			return x.Sequence
 		}
 	}
 	return nil
 }
 
-func (x *Parameter) GetText() *Parameter_Text {
+func (x *Parameter) GetText() *Parameter_TextSpec {
 	if x != nil {
-		if x, ok := x.Type.(*Parameter_Text_); ok {
+		if x, ok := x.Type.(*Parameter_Text); ok {
 			return x.Text
 		}
 	}
 	return nil
 }
 
-func (x *Parameter) GetCode() *Parameter_Code {
+func (x *Parameter) GetCode() *Parameter_CodeSpec {
 	if x != nil {
-		if x, ok := x.Type.(*Parameter_Code_); ok {
+		if x, ok := x.Type.(*Parameter_Code); ok {
 			return x.Code
 		}
 	}
@@ -625,39 +625,39 @@ type Parameter_Int struct {
 	Int *Parameter_IntRange `protobuf:"bytes,4,opt,name=int,proto3,oneof"`
 }
 
-type Parameter_Categorical_ struct {
-	Categorical *Parameter_Categorical `protobuf:"bytes,5,opt,name=categorical,proto3,oneof"`
+type Parameter_Categorical struct {
+	Categorical *Parameter_Choices `protobuf:"bytes,5,opt,name=categorical,proto3,oneof"`
 }
 
-type Parameter_Bool_ struct {
-	Bool *Parameter_Bool `protobuf:"bytes,6,opt,name=bool,proto3,oneof"`
+type Parameter_Bool struct {
+	Bool *Parameter_Boolean `protobuf:"bytes,6,opt,name=bool,proto3,oneof"`
 }
 
-type Parameter_Sequence_ struct {
-	Sequence *Parameter_Sequence `protobuf:"bytes,7,opt,name=sequence,proto3,oneof"`
+type Parameter_Sequence struct {
+	Sequence *Parameter_Steps `protobuf:"bytes,7,opt,name=sequence,proto3,oneof"`
 }
 
-type Parameter_Text_ struct {
-	Text *Parameter_Text `protobuf:"bytes,8,opt,name=text,proto3,oneof"`
+type Parameter_Text struct {
+	Text *Parameter_TextSpec `protobuf:"bytes,8,opt,name=text,proto3,oneof"`
 }
 
-type Parameter_Code_ struct {
-	Code *Parameter_Code `protobuf:"bytes,9,opt,name=code,proto3,oneof"`
+type Parameter_Code struct {
+	Code *Parameter_CodeSpec `protobuf:"bytes,9,opt,name=code,proto3,oneof"`
 }
 
 func (*Parameter_Float) isParameter_Type() {}
 
 func (*Parameter_Int) isParameter_Type() {}
 
-func (*Parameter_Categorical_) isParameter_Type() {}
+func (*Parameter_Categorical) isParameter_Type() {}
 
-func (*Parameter_Bool_) isParameter_Type() {}
+func (*Parameter_Bool) isParameter_Type() {}
 
-func (*Parameter_Sequence_) isParameter_Type() {}
+func (*Parameter_Sequence) isParameter_Type() {}
 
-func (*Parameter_Text_) isParameter_Type() {}
+func (*Parameter_Text) isParameter_Type() {}
 
-func (*Parameter_Code_) isParameter_Type() {}
+func (*Parameter_Code) isParameter_Type() {}
 
 type CreateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1183,28 +1183,28 @@ func (x *Parameter_IntRange) GetMax() int64 {
 	return 0
 }
 
-// Categorical is one of choices.
-type Parameter_Categorical struct {
+// Choices is one of choices.
+type Parameter_Choices struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Choices       []string               `protobuf:"bytes,1,rep,name=choices,proto3" json:"choices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Parameter_Categorical) Reset() {
-	*x = Parameter_Categorical{}
+func (x *Parameter_Choices) Reset() {
+	*x = Parameter_Choices{}
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Parameter_Categorical) String() string {
+func (x *Parameter_Choices) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Parameter_Categorical) ProtoMessage() {}
+func (*Parameter_Choices) ProtoMessage() {}
 
-func (x *Parameter_Categorical) ProtoReflect() protoreflect.Message {
+func (x *Parameter_Choices) ProtoReflect() protoreflect.Message {
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1216,39 +1216,39 @@ func (x *Parameter_Categorical) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Parameter_Categorical.ProtoReflect.Descriptor instead.
-func (*Parameter_Categorical) Descriptor() ([]byte, []int) {
+// Deprecated: Use Parameter_Choices.ProtoReflect.Descriptor instead.
+func (*Parameter_Choices) Descriptor() ([]byte, []int) {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{6, 2}
 }
 
-func (x *Parameter_Categorical) GetChoices() []string {
+func (x *Parameter_Choices) GetChoices() []string {
 	if x != nil {
 		return x.Choices
 	}
 	return nil
 }
 
-// Bool is true or false.
-type Parameter_Bool struct {
+// Boolean is true or false.
+type Parameter_Boolean struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Parameter_Bool) Reset() {
-	*x = Parameter_Bool{}
+func (x *Parameter_Boolean) Reset() {
+	*x = Parameter_Boolean{}
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Parameter_Bool) String() string {
+func (x *Parameter_Boolean) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Parameter_Bool) ProtoMessage() {}
+func (*Parameter_Boolean) ProtoMessage() {}
 
-func (x *Parameter_Bool) ProtoReflect() protoreflect.Message {
+func (x *Parameter_Boolean) ProtoReflect() protoreflect.Message {
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1260,13 +1260,13 @@ func (x *Parameter_Bool) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Parameter_Bool.ProtoReflect.Descriptor instead.
-func (*Parameter_Bool) Descriptor() ([]byte, []int) {
+// Deprecated: Use Parameter_Boolean.ProtoReflect.Descriptor instead.
+func (*Parameter_Boolean) Descriptor() ([]byte, []int) {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{6, 3}
 }
 
-// Sequence is an ordered list of choices (the steps of a workflow).
-type Parameter_Sequence struct {
+// Steps is an ordered list of choices (the steps of a workflow).
+type Parameter_Steps struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Choices       []string               `protobuf:"bytes,1,rep,name=choices,proto3" json:"choices,omitempty"`
 	MinLength     int32                  `protobuf:"varint,2,opt,name=min_length,json=minLength,proto3" json:"min_length,omitempty"`
@@ -1275,20 +1275,20 @@ type Parameter_Sequence struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Parameter_Sequence) Reset() {
-	*x = Parameter_Sequence{}
+func (x *Parameter_Steps) Reset() {
+	*x = Parameter_Steps{}
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Parameter_Sequence) String() string {
+func (x *Parameter_Steps) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Parameter_Sequence) ProtoMessage() {}
+func (*Parameter_Steps) ProtoMessage() {}
 
-func (x *Parameter_Sequence) ProtoReflect() protoreflect.Message {
+func (x *Parameter_Steps) ProtoReflect() protoreflect.Message {
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1300,54 +1300,54 @@ func (x *Parameter_Sequence) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Parameter_Sequence.ProtoReflect.Descriptor instead.
-func (*Parameter_Sequence) Descriptor() ([]byte, []int) {
+// Deprecated: Use Parameter_Steps.ProtoReflect.Descriptor instead.
+func (*Parameter_Steps) Descriptor() ([]byte, []int) {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{6, 4}
 }
 
-func (x *Parameter_Sequence) GetChoices() []string {
+func (x *Parameter_Steps) GetChoices() []string {
 	if x != nil {
 		return x.Choices
 	}
 	return nil
 }
 
-func (x *Parameter_Sequence) GetMinLength() int32 {
+func (x *Parameter_Steps) GetMinLength() int32 {
 	if x != nil {
 		return x.MinLength
 	}
 	return 0
 }
 
-func (x *Parameter_Sequence) GetMaxLength() int32 {
+func (x *Parameter_Steps) GetMaxLength() int32 {
 	if x != nil {
 		return x.MaxLength
 	}
 	return 0
 }
 
-// Text is free text, opaque to the engine (prompts).
-type Parameter_Text struct {
+// TextSpec is free text, opaque to the engine (prompts).
+type Parameter_TextSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MaxLength     int32                  `protobuf:"varint,1,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Parameter_Text) Reset() {
-	*x = Parameter_Text{}
+func (x *Parameter_TextSpec) Reset() {
+	*x = Parameter_TextSpec{}
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Parameter_Text) String() string {
+func (x *Parameter_TextSpec) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Parameter_Text) ProtoMessage() {}
+func (*Parameter_TextSpec) ProtoMessage() {}
 
-func (x *Parameter_Text) ProtoReflect() protoreflect.Message {
+func (x *Parameter_TextSpec) ProtoReflect() protoreflect.Message {
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1359,20 +1359,20 @@ func (x *Parameter_Text) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Parameter_Text.ProtoReflect.Descriptor instead.
-func (*Parameter_Text) Descriptor() ([]byte, []int) {
+// Deprecated: Use Parameter_TextSpec.ProtoReflect.Descriptor instead.
+func (*Parameter_TextSpec) Descriptor() ([]byte, []int) {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{6, 5}
 }
 
-func (x *Parameter_Text) GetMaxLength() int32 {
+func (x *Parameter_TextSpec) GetMaxLength() int32 {
 	if x != nil {
 		return x.MaxLength
 	}
 	return 0
 }
 
-// Code is source text in a language, opaque to the engine.
-type Parameter_Code struct {
+// CodeSpec is source text in a language, opaque to the engine.
+type Parameter_CodeSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Language      string                 `protobuf:"bytes,1,opt,name=language,proto3" json:"language,omitempty"`
 	MaxLength     int32                  `protobuf:"varint,2,opt,name=max_length,json=maxLength,proto3" json:"max_length,omitempty"`
@@ -1380,20 +1380,20 @@ type Parameter_Code struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Parameter_Code) Reset() {
-	*x = Parameter_Code{}
+func (x *Parameter_CodeSpec) Reset() {
+	*x = Parameter_CodeSpec{}
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Parameter_Code) String() string {
+func (x *Parameter_CodeSpec) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Parameter_Code) ProtoMessage() {}
+func (*Parameter_CodeSpec) ProtoMessage() {}
 
-func (x *Parameter_Code) ProtoReflect() protoreflect.Message {
+func (x *Parameter_CodeSpec) ProtoReflect() protoreflect.Message {
 	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1405,19 +1405,19 @@ func (x *Parameter_Code) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Parameter_Code.ProtoReflect.Descriptor instead.
-func (*Parameter_Code) Descriptor() ([]byte, []int) {
+// Deprecated: Use Parameter_CodeSpec.ProtoReflect.Descriptor instead.
+func (*Parameter_CodeSpec) Descriptor() ([]byte, []int) {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{6, 6}
 }
 
-func (x *Parameter_Code) GetLanguage() string {
+func (x *Parameter_CodeSpec) GetLanguage() string {
 	if x != nil {
 		return x.Language
 	}
 	return ""
 }
 
-func (x *Parameter_Code) GetMaxLength() int32 {
+func (x *Parameter_CodeSpec) GetMaxLength() int32 {
 	if x != nil {
 		return x.MaxLength
 	}
@@ -1473,17 +1473,17 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\vSearchSpace\x12?\n" +
 	"\n" +
 	"parameters\x18\x01 \x03(\v2\x1f.stratoswarm.v1alpha1.ParameterR\n" +
-	"parameters\"\x8b\a\n" +
+	"parameters\"\x93\a\n" +
 	"\tParameter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12B\n" +
 	"\x05float\x18\x03 \x01(\v2*.stratoswarm.v1alpha1.Parameter.FloatRangeH\x00R\x05float\x12<\n" +
-	"\x03int\x18\x04 \x01(\v2(.stratoswarm.v1alpha1.Parameter.IntRangeH\x00R\x03int\x12O\n" +
-	"\vcategorical\x18\x05 \x01(\v2+.stratoswarm.v1alpha1.Parameter.CategoricalH\x00R\vcategorical\x12:\n" +
-	"\x04bool\x18\x06 \x01(\v2$.stratoswarm.v1alpha1.Parameter.BoolH\x00R\x04bool\x12F\n" +
-	"\bsequence\x18\a \x01(\v2(.stratoswarm.v1alpha1.Parameter.SequenceH\x00R\bsequence\x12:\n" +
-	"\x04text\x18\b \x01(\v2$.stratoswarm.v1alpha1.Parameter.TextH\x00R\x04text\x12:\n" +
-	"\x04code\x18\t \x01(\v2$.stratoswarm.v1alpha1.Parameter.CodeH\x00R\x04code\x1aB\n" +
+	"\x03int\x18\x04 \x01(\v2(.stratoswarm.v1alpha1.Parameter.IntRangeH\x00R\x03int\x12K\n" +
+	"\vcategorical\x18\x05 \x01(\v2'.stratoswarm.v1alpha1.Parameter.ChoicesH\x00R\vcategorical\x12=\n" +
+	"\x04bool\x18\x06 \x01(\v2'.stratoswarm.v1alpha1.Parameter.BooleanH\x00R\x04bool\x12C\n" +
+	"\bsequence\x18\a \x01(\v2%.stratoswarm.v1alpha1.Parameter.StepsH\x00R\bsequence\x12>\n" +
+	"\x04text\x18\b \x01(\v2(.stratoswarm.v1alpha1.Parameter.TextSpecH\x00R\x04text\x12>\n" +
+	"\x04code\x18\t \x01(\v2(.stratoswarm.v1alpha1.Parameter.CodeSpecH\x00R\x04code\x1aB\n" +
 	"\n" +
 	"FloatRange\x12\x10\n" +
 	"\x03min\x18\x01 \x01(\x01R\x03min\x12\x10\n" +
@@ -1491,20 +1491,20 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\x03log\x18\x03 \x01(\bR\x03log\x1a.\n" +
 	"\bIntRange\x12\x10\n" +
 	"\x03min\x18\x01 \x01(\x03R\x03min\x12\x10\n" +
-	"\x03max\x18\x02 \x01(\x03R\x03max\x1a'\n" +
-	"\vCategorical\x12\x18\n" +
-	"\achoices\x18\x01 \x03(\tR\achoices\x1a\x06\n" +
-	"\x04Bool\x1ab\n" +
-	"\bSequence\x12\x18\n" +
+	"\x03max\x18\x02 \x01(\x03R\x03max\x1a#\n" +
+	"\aChoices\x12\x18\n" +
+	"\achoices\x18\x01 \x03(\tR\achoices\x1a\t\n" +
+	"\aBoolean\x1a_\n" +
+	"\x05Steps\x12\x18\n" +
 	"\achoices\x18\x01 \x03(\tR\achoices\x12\x1d\n" +
 	"\n" +
 	"min_length\x18\x02 \x01(\x05R\tminLength\x12\x1d\n" +
 	"\n" +
-	"max_length\x18\x03 \x01(\x05R\tmaxLength\x1a%\n" +
-	"\x04Text\x12\x1d\n" +
+	"max_length\x18\x03 \x01(\x05R\tmaxLength\x1a)\n" +
+	"\bTextSpec\x12\x1d\n" +
 	"\n" +
-	"max_length\x18\x01 \x01(\x05R\tmaxLength\x1aA\n" +
-	"\x04Code\x12\x1a\n" +
+	"max_length\x18\x01 \x01(\x05R\tmaxLength\x1aE\n" +
+	"\bCodeSpec\x12\x1a\n" +
 	"\blanguage\x18\x01 \x01(\tR\blanguage\x12\x1d\n" +
 	"\n" +
 	"max_length\x18\x02 \x01(\x05R\tmaxLengthB\x06\n" +
@@ -1557,35 +1557,35 @@ func file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP() []byte {
 
 var file_stratoswarm_v1alpha1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_stratoswarm_v1alpha1_agent_proto_goTypes = []any{
-	(*Agent)(nil),                 // 0: stratoswarm.v1alpha1.Agent
-	(*AgentSpec)(nil),             // 1: stratoswarm.v1alpha1.AgentSpec
-	(*AgentStatus)(nil),           // 2: stratoswarm.v1alpha1.AgentStatus
-	(*Lineage)(nil),               // 3: stratoswarm.v1alpha1.Lineage
-	(*TrustScore)(nil),            // 4: stratoswarm.v1alpha1.TrustScore
-	(*SearchSpace)(nil),           // 5: stratoswarm.v1alpha1.SearchSpace
-	(*Parameter)(nil),             // 6: stratoswarm.v1alpha1.Parameter
-	(*CreateAgentRequest)(nil),    // 7: stratoswarm.v1alpha1.CreateAgentRequest
-	(*GetAgentRequest)(nil),       // 8: stratoswarm.v1alpha1.GetAgentRequest
-	(*ListAgentsRequest)(nil),     // 9: stratoswarm.v1alpha1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 10: stratoswarm.v1alpha1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),    // 11: stratoswarm.v1alpha1.UpdateAgentRequest
-	(*DeleteAgentRequest)(nil),    // 12: stratoswarm.v1alpha1.DeleteAgentRequest
-	(*WatchAgentsRequest)(nil),    // 13: stratoswarm.v1alpha1.WatchAgentsRequest
-	(*WatchAgentsResponse)(nil),   // 14: stratoswarm.v1alpha1.WatchAgentsResponse
-	nil,                           // 15: stratoswarm.v1alpha1.AgentSpec.EnvEntry
-	(*Parameter_FloatRange)(nil),  // 16: stratoswarm.v1alpha1.Parameter.FloatRange
-	(*Parameter_IntRange)(nil),    // 17: stratoswarm.v1alpha1.Parameter.IntRange
-	(*Parameter_Categorical)(nil), // 18: stratoswarm.v1alpha1.Parameter.Categorical
-	(*Parameter_Bool)(nil),        // 19: stratoswarm.v1alpha1.Parameter.Bool
-	(*Parameter_Sequence)(nil),    // 20: stratoswarm.v1alpha1.Parameter.Sequence
-	(*Parameter_Text)(nil),        // 21: stratoswarm.v1alpha1.Parameter.Text
-	(*Parameter_Code)(nil),        // 22: stratoswarm.v1alpha1.Parameter.Code
-	(*ObjectMeta)(nil),            // 23: stratoswarm.v1alpha1.ObjectMeta
-	(*ResourceList)(nil),          // 24: stratoswarm.v1alpha1.ResourceList
-	(*structpb.Struct)(nil),       // 25: google.protobuf.Struct
-	(*PluginRef)(nil),             // 26: stratoswarm.v1alpha1.PluginRef
-	(*Condition)(nil),             // 27: stratoswarm.v1alpha1.Condition
-	(EventType)(0),                // 28: stratoswarm.v1alpha1.EventType
+	(*Agent)(nil),                // 0: stratoswarm.v1alpha1.Agent
+	(*AgentSpec)(nil),            // 1: stratoswarm.v1alpha1.AgentSpec
+	(*AgentStatus)(nil),          // 2: stratoswarm.v1alpha1.AgentStatus
+	(*Lineage)(nil),              // 3: stratoswarm.v1alpha1.Lineage
+	(*TrustScore)(nil),           // 4: stratoswarm.v1alpha1.TrustScore
+	(*SearchSpace)(nil),          // 5: stratoswarm.v1alpha1.SearchSpace
+	(*Parameter)(nil),            // 6: stratoswarm.v1alpha1.Parameter
+	(*CreateAgentRequest)(nil),   // 7: stratoswarm.v1alpha1.CreateAgentRequest
+	(*GetAgentRequest)(nil),      // 8: stratoswarm.v1alpha1.GetAgentRequest
+	(*ListAgentsRequest)(nil),    // 9: stratoswarm.v1alpha1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),   // 10: stratoswarm.v1alpha1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),   // 11: stratoswarm.v1alpha1.UpdateAgentRequest
+	(*DeleteAgentRequest)(nil),   // 12: stratoswarm.v1alpha1.DeleteAgentRequest
+	(*WatchAgentsRequest)(nil),   // 13: stratoswarm.v1alpha1.WatchAgentsRequest
+	(*WatchAgentsResponse)(nil),  // 14: stratoswarm.v1alpha1.WatchAgentsResponse
+	nil,                          // 15: stratoswarm.v1alpha1.AgentSpec.EnvEntry
+	(*Parameter_FloatRange)(nil), // 16: stratoswarm.v1alpha1.Parameter.FloatRange
+	(*Parameter_IntRange)(nil),   // 17: stratoswarm.v1alpha1.Parameter.IntRange
+	(*Parameter_Choices)(nil),    // 18: stratoswarm.v1alpha1.Parameter.Choices
+	(*Parameter_Boolean)(nil),    // 19: stratoswarm.v1alpha1.Parameter.Boolean
+	(*Parameter_Steps)(nil),      // 20: stratoswarm.v1alpha1.Parameter.Steps
+	(*Parameter_TextSpec)(nil),   // 21: stratoswarm.v1alpha1.Parameter.TextSpec
+	(*Parameter_CodeSpec)(nil),   // 22: stratoswarm.v1alpha1.Parameter.CodeSpec
+	(*ObjectMeta)(nil),           // 23: stratoswarm.v1alpha1.ObjectMeta
+	(*ResourceList)(nil),         // 24: stratoswarm.v1alpha1.ResourceList
+	(*structpb.Struct)(nil),      // 25: google.protobuf.Struct
+	(*PluginRef)(nil),            // 26: stratoswarm.v1alpha1.PluginRef
+	(*Condition)(nil),            // 27: stratoswarm.v1alpha1.Condition
+	(EventType)(0),               // 28: stratoswarm.v1alpha1.EventType
 }
 var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	23, // 0: stratoswarm.v1alpha1.Agent.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
@@ -1603,11 +1603,11 @@ var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	6,  // 12: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
 	16, // 13: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
 	17, // 14: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
-	18, // 15: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Categorical
-	19, // 16: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Bool
-	20, // 17: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Sequence
-	21, // 18: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.Text
-	22, // 19: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.Code
+	18, // 15: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
+	19, // 16: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
+	20, // 17: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
+	21, // 18: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
+	22, // 19: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
 	0,  // 20: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
 	0,  // 21: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
 	0,  // 22: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
@@ -1641,11 +1641,11 @@ func file_stratoswarm_v1alpha1_agent_proto_init() {
 	file_stratoswarm_v1alpha1_agent_proto_msgTypes[6].OneofWrappers = []any{
 		(*Parameter_Float)(nil),
 		(*Parameter_Int)(nil),
-		(*Parameter_Categorical_)(nil),
-		(*Parameter_Bool_)(nil),
-		(*Parameter_Sequence_)(nil),
-		(*Parameter_Text_)(nil),
-		(*Parameter_Code_)(nil),
+		(*Parameter_Categorical)(nil),
+		(*Parameter_Bool)(nil),
+		(*Parameter_Sequence)(nil),
+		(*Parameter_Text)(nil),
+		(*Parameter_Code)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

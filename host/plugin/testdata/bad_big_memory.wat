@@ -1,0 +1,9 @@
+;; bad_big_memory.wat
+;; Asks for 256 pages (16 MiB) of initial memory.
+(module
+  (memory (export "memory") 256)
+  (func (export "swarm_abi_v1"))
+  (func (export "swarm_alloc") (param i32) (result i32) (i32.const 0))
+  (func (export "swarm_free") (param i32 i32))
+  (func (export "swarm_trust_score") (param i32 i32) (result i64) (i64.const 0))
+)

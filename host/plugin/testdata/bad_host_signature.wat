@@ -1,0 +1,10 @@
+;; bad_host_signature.wat
+;; Imports swarm:host/v1.log with the wrong type.
+(module
+  (import "swarm:host/v1" "log" (func (param i32)))
+  (memory (export "memory") 1)
+  (func (export "swarm_abi_v1"))
+  (func (export "swarm_alloc") (param i32) (result i32) (i32.const 0))
+  (func (export "swarm_free") (param i32 i32))
+  (func (export "swarm_trust_score") (param i32 i32) (result i64) (i64.const 0))
+)

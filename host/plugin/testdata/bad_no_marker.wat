@@ -1,0 +1,8 @@
+;; bad_no_marker.wat
+;; A valid-looking trust plugin without the swarm_abi_v1 marker.
+(module
+  (memory (export "memory") 1)
+  (func (export "swarm_alloc") (param i32) (result i32) (i32.const 0))
+  (func (export "swarm_free") (param i32 i32))
+  (func (export "swarm_trust_score") (param i32 i32) (result i64) (i64.const 0))
+)

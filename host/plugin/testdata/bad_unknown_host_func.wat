@@ -1,0 +1,10 @@
+;; bad_unknown_host_func.wat
+;; Imports a swarm:host/v1 function ABI v1 does not offer.
+(module
+  (import "swarm:host/v1" "open_socket" (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "swarm_abi_v1"))
+  (func (export "swarm_alloc") (param i32) (result i32) (i32.const 0))
+  (func (export "swarm_free") (param i32 i32))
+  (func (export "swarm_trust_score") (param i32 i32) (result i64) (i64.const 0))
+)

@@ -1,0 +1,360 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+)
+
+// The operations of ABI.md §1, named by their export names. Handle takes them.
+const (
+	OpStrategyInit      = "swarm_strategy_init"
+	OpStrategyPropose   = "swarm_strategy_propose"
+	OpStrategyObserve   = "swarm_strategy_observe"
+	OpStrategySnapshot  = "swarm_strategy_snapshot"
+	OpStrategyRestore   = "swarm_strategy_restore"
+	OpTrustScore        = "swarm_trust_score"
+	OpPersonalityAdjust = "swarm_personality_adjust"
+)
+
+// registry holds the registered factories and the live instances they made.
+//
+// The one package-level variable, registered, is an unavoidable piece of
+// mutable state: the wasm exports are plain functions, so the registration a
+// plugin makes in its init function has to live somewhere they can reach.
+// (The other one is the pinned-buffer table of the wasm glue, in
+// internal/guest.) A plugin module runs single-threaded; the mutex only
+// matters for native tests.
+type registry struct {
+	mu sync.Mutex
+
+	newStrategy func() Strategy
+	strategy    Strategy // the run's instance, after a successful init or restore
+
+	newTrust func() TrustScorer
+	trust    TrustScorer // made on first use
+
+	newPersonality func() Personality
+	personality    Personality // made on first use
+}
+
+var registered registry
+
+// RegisterStrategy makes f the strategy factory: swarm_strategy_init and
+// swarm_strategy_restore each call f for a fresh instance. It replaces any
+// earlier registration and drops the live instance; nil unregisters.
+//
+// Plugins call strategy.Register (package sdk-wasm/strategy) instead, whose
+// import also adds the strategy operation exports to the module.
+func RegisterStrategy(f func() Strategy) {
+	registered.mu.Lock()
+	defer registered.mu.Unlock()
+	registered.newStrategy, registered.strategy = f, nil
+}
+
+// RegisterTrust makes f the trust scorer factory, called once on the first
+// swarm_trust_score. It replaces any earlier registration; nil unregisters.
+//
+// Plugins call trust.Register (package sdk-wasm/trust) instead, whose import
+// also adds the trust operation export to the module.
+func RegisterTrust(f func() TrustScorer) {
+	registered.mu.Lock()
+	defer registered.mu.Unlock()
+	registered.newTrust, registered.trust = f, nil
+}
+
+// RegisterPersonality makes f the personality factory, called once on the
+// first swarm_personality_adjust. It replaces any earlier registration; nil
+// unregisters.
+//
+// Plugins call personality.Register (package sdk-wasm/personality) instead,
+// whose import also adds the personality operation export to the module.
+func RegisterPersonality(f func() Personality) {
+	registered.mu.Lock()
+	defer registered.mu.Unlock()
+	registered.newPersonality, registered.personality = f, nil
+}
+
+// Handle runs one operation: it decodes request (JSON), checks its "version",
+// calls the registered implementation and returns the response envelope,
+// {"v":1,"result":...} or {"v":1,"error":{"code":...,"message":...}}. It never
+// panics and never returns an empty response:
+//
+//   - a request that is not a JSON object, has no "version" (except the
+//     snapshot request, whose schema is {}), has a version other than 1, or
+//     does not fit the schema gives code "invalid" naming the problem;
+//   - an operation nobody registered gives "unimplemented";
+//   - an error from the implementation gives "failed" (or the code of an
+//     *Error, see Errorf);
+//   - a panic in the implementation gives "panic" with the panic's message,
+//     and the live instances are dropped (their state may be half-updated).
+//
+// Handle is what the wasm exports call; tests call it directly.
+func Handle(op string, request []byte) []byte {
+	return registered.handle(op, request)
+}
+
+func (r *registry) handle(op string, request []byte) (response []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			r.strategy, r.trust, r.personality = nil, nil, nil
+			response = errorEnvelope(&Error{Code: CodePanic, Message: fmt.Sprint(p)})
+		}
+	}()
+	result, err := r.dispatch(op, request)
+	if err != nil {
+		return errorEnvelope(toError(err))
+	}
+	return resultEnvelope(result)
+}
+
+// ack is the result of operations that return {} in ABI.md's table; it
+// carries the version like every result.
+type ack struct {
+	Version int `json:"version"`
+}
+
+func (r *registry) dispatch(op string, request []byte) (any, error) {
+	switch op {
+	case OpStrategyInit:
+		var req InitRequest
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		if err := req.Space.Validate(); err != nil {
+			return nil, Errorf(CodeInvalid, "space: %v", err)
+		}
+		s, err := r.freshStrategy()
+		if err != nil {
+			return nil, err
+		}
+		r.strategy = nil
+		if err := s.Init(req); err != nil {
+			return nil, err
+		}
+		r.strategy = s
+		return ack{Version: SchemaVersion}, nil
+
+	case OpStrategyPropose:
+		var req ProposeRequest
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		if req.N <= 0 {
+			return nil, Errorf(CodeInvalid, "n must be positive, got %d", req.N)
+		}
+		s, err := r.liveStrategy()
+		if err != nil {
+			return nil, err
+		}
+		cands, err := s.Propose(req.N)
+		if err != nil {
+			return nil, err
+		}
+		return checkCandidates(cands, req.N)
+
+	case OpStrategyObserve:
+		var req ObserveRequest
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		s, err := r.liveStrategy()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Observe(req.Results); err != nil {
+			return nil, err
+		}
+		return ack{Version: SchemaVersion}, nil
+
+	case OpStrategySnapshot:
+		if err := decodeRequest(request, nil, true); err != nil {
+			return nil, err
+		}
+		s, err := r.liveStrategy()
+		if err != nil {
+			return nil, err
+		}
+		state, err := s.Snapshot()
+		if err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(state)) == 0 {
+			state = json.RawMessage("null")
+		}
+		if !json.Valid(state) {
+			return nil, Errorf(CodeFailed, "snapshot state is not valid JSON")
+		}
+		return Snapshot{Version: SchemaVersion, State: state}, nil
+
+	case OpStrategyRestore:
+		var req Snapshot
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		if req.State == nil {
+			return nil, Errorf(CodeInvalid, "restore request has no state")
+		}
+		s, err := r.freshStrategy()
+		if err != nil {
+			return nil, err
+		}
+		r.strategy = nil
+		if err := s.Restore(req.State); err != nil {
+			return nil, err
+		}
+		r.strategy = s
+		return ack{Version: SchemaVersion}, nil
+
+	case OpTrustScore:
+		var req ScoreRequest
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		if r.trust == nil {
+			if r.newTrust == nil {
+				return nil, Errorf(CodeUnimplemented, "no trust scorer registered (call trust.Register from an init function)")
+			}
+			if r.trust = r.newTrust(); r.trust == nil {
+				return nil, Errorf(CodeFailed, "the registered trust factory returned nil")
+			}
+		}
+		score, err := r.trust.Score(req)
+		if err != nil {
+			return nil, err
+		}
+		score.Version = SchemaVersion
+		return score, nil
+
+	case OpPersonalityAdjust:
+		var req AdjustRequest
+		if err := decodeRequest(request, &req, false); err != nil {
+			return nil, err
+		}
+		if r.personality == nil {
+			if r.newPersonality == nil {
+				return nil, Errorf(CodeUnimplemented, "no personality registered (call personality.Register from an init function)")
+			}
+			if r.personality = r.newPersonality(); r.personality == nil {
+				return nil, Errorf(CodeFailed, "the registered personality factory returned nil")
+			}
+		}
+		adj, err := r.personality.Adjust(req)
+		if err != nil {
+			return nil, err
+		}
+		adj.Version = SchemaVersion
+		return adj, nil
+	}
+	return nil, Errorf(CodeUnimplemented, "unknown operation %q", op)
+}
+
+func (r *registry) freshStrategy() (Strategy, error) {
+	if r.newStrategy == nil {
+		return nil, Errorf(CodeUnimplemented, "no strategy registered (call strategy.Register from an init function)")
+	}
+	s := r.newStrategy()
+	if s == nil {
+		return nil, Errorf(CodeFailed, "the registered strategy factory returned nil")
+	}
+	return s, nil
+}
+
+func (r *registry) liveStrategy() (Strategy, error) {
+	if r.strategy != nil {
+		return r.strategy, nil
+	}
+	if r.newStrategy == nil {
+		return nil, Errorf(CodeUnimplemented, "no strategy registered (call strategy.Register from an init function)")
+	}
+	return nil, Errorf(CodeInvalid, "the strategy has no run: call init or restore first")
+}
+
+// checkCandidates enforces what the host relies on: at most n candidates,
+// each with a non-empty id unique in the batch; a nil genome is sent as {}.
+func checkCandidates(cands []Candidate, n int) (ProposeResult, error) {
+	if len(cands) > n {
+		return ProposeResult{}, Errorf(CodeFailed, "the strategy proposed %d candidates, %d were asked for", len(cands), n)
+	}
+	out := make([]Candidate, len(cands))
+	seen := make(map[string]bool, len(cands))
+	for i, c := range cands {
+		if c.ID == "" {
+			return ProposeResult{}, Errorf(CodeFailed, "candidate %d has no id", i)
+		}
+		if seen[c.ID] {
+			return ProposeResult{}, Errorf(CodeFailed, "candidate id %q appears twice", c.ID)
+		}
+		seen[c.ID] = true
+		if c.Genome == nil {
+			c.Genome = Genome{}
+		}
+		out[i] = c
+	}
+	return ProposeResult{Version: SchemaVersion, Candidates: out}, nil
+}
+
+// decodeRequest checks that request is a JSON object whose "version" is
+// SchemaVersion (absent is allowed only when versionOptional) and decodes it
+// into dst (unless nil). Every failure is a CodeInvalid *Error.
+func decodeRequest(request []byte, dst any, versionOptional bool) error {
+	trimmed := bytes.TrimSpace(request)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Errorf(CodeInvalid, "the request is not a JSON object")
+	}
+	probe, err := objectFields(trimmed)
+	if err != nil {
+		return Errorf(CodeInvalid, "the request is not valid JSON: %v", err)
+	}
+	version, ok := probe["version"]
+	switch {
+	case !ok || isNull(version):
+		if !versionOptional {
+			return Errorf(CodeInvalid, "the request has no version (this SDK speaks version %d)", SchemaVersion)
+		}
+	default:
+		v, err := decodeInt64(version)
+		if err != nil {
+			return Errorf(CodeInvalid, "request version %s is not an integer", bytes.TrimSpace(version))
+		}
+		if v != SchemaVersion {
+			return Errorf(CodeInvalid, "request version %d is not supported (this SDK speaks version %d)", v, SchemaVersion)
+		}
+	}
+	if dst != nil {
+		if err := json.Unmarshal(trimmed, dst); err != nil {
+			return Errorf(CodeInvalid, "bad request: %v", err)
+		}
+	}
+	return nil
+}
+
+// envelope is the response of every operation (ABI.md §2).
+type envelope struct {
+	V      int             `json:"v"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *Error          `json:"error,omitempty"`
+}
+
+func resultEnvelope(result any) []byte {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return errorEnvelope(&Error{Code: CodeFailed, Message: "cannot encode the result: " + err.Error()})
+	}
+	out, err := json.Marshal(envelope{V: EnvelopeVersion, Result: b})
+	if err != nil { // cannot happen: b is valid JSON
+		return errorEnvelope(&Error{Code: CodeFailed, Message: "cannot encode the envelope: " + err.Error()})
+	}
+	return out
+}
+
+func errorEnvelope(e *Error) []byte {
+	out, err := json.Marshal(envelope{V: EnvelopeVersion, Error: e})
+	if err != nil { // cannot happen: two strings
+		return []byte(`{"v":1,"error":{"code":"failed","message":"cannot encode the error"}}`)
+	}
+	return out
+}

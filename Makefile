@@ -9,16 +9,19 @@ PKGS := ./...
 TESTFLAGS ?=
 RUN_DATA_DIR ?= $(CURDIR)/out/run
 
-.PHONY: help build plugins run test bench lint proto clean
+.PHONY: help build plugins run test bench lint proto clean fuzz
+
+fuzz: ## fuzz the manifest decoder (FUZZTIME=1m by default)
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $${FUZZTIME:-1m} ./host/registry/
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build swarmd and swarmctl into bin/
+build: plugins ## build swarmd and swarmctl into bin/ (with the built-in plugins embedded)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl
 
-plugins: ## build the built-in Wasm plugins (none yet: the plugin platform is issue 3)
-	@echo "plugins/: no built-in plugins yet; the Wasm plugin platform brings them"
+plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
+	./plugins/build.sh host/plugin/builtin/wasm
 
 run: build ## the main job on embedded defaults (today: the control plane in local mode)
 	@mkdir -p $(RUN_DATA_DIR)
@@ -26,10 +29,10 @@ run: build ## the main job on embedded defaults (today: the control plane in loc
 	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) cluster status
 	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) node ls
 
-test: ## the whole test suite
+test: plugins ## the whole test suite
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) $(PKGS) ./sdk-wasm/...
 
-bench: ## performance benchmarks with ratios against the alternatives
+bench: plugins ## performance benchmarks with ratios against the alternatives
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./benchmarks/perf/
 
 lint: ## gofmt, go vet, staticcheck

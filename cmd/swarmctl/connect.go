@@ -139,6 +139,8 @@ type conn struct {
 	cluster  v1.ClusterServiceClient
 	nodes    v1.NodeServiceClient
 	agents   v1.AgentServiceClient
+	plugins  v1.PluginServiceClient
+	ops      v1.OperationServiceClient
 	closeErr io.Writer
 }
 
@@ -182,6 +184,8 @@ func (o *options) connect(quiet bool) (*conn, error) {
 	c.cluster = v1.NewClusterServiceClient(cc)
 	c.nodes = v1.NewNodeServiceClient(cc)
 	c.agents = v1.NewAgentServiceClient(cc)
+	c.plugins = v1.NewPluginServiceClient(cc)
+	c.ops = v1.NewOperationServiceClient(cc)
 	return c, nil
 }
 
@@ -206,6 +210,14 @@ func startLocal(dataDir string, log *slog.Logger) (*server.Server, error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		return nil, fmt.Errorf("local mode on %s: start: %w", dataDir, err)
+	}
+	// The built-in plugins are gated once per data dir (seconds, the first
+	// time); wait so that this command sees them.
+	select {
+	case <-srv.BuiltinsInstalled():
+	case <-time.After(time.Second):
+		fmt.Fprintln(os.Stderr, "swarmctl: installing the built-in plugins into "+dataDir+" (first start only)...")
+		<-srv.BuiltinsInstalled()
 	}
 	return srv, nil
 }

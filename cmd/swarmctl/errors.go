@@ -68,7 +68,30 @@ func describeError(err error) string {
 		b.WriteString("\n")
 		b.WriteString(hint)
 	}
+	var h hintedError
+	if errors.As(err, &h) {
+		b.WriteString("\nhint: ")
+		b.WriteString(h.hint)
+	}
 	return b.String()
+}
+
+// hintedError is an error with a suggestion for the way out, printed on a
+// "hint:" line after it.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+// Error returns the message and the hint.
+func (e hintedError) Error() string { return e.err.Error() + "\nhint: " + e.hint }
+
+// Unwrap returns the error without the hint.
+func (e hintedError) Unwrap() error { return e.err }
+
+// withHint adds a hint to err.
+func withHint(err error, format string, a ...any) error {
+	return hintedError{err: err, hint: fmt.Sprintf(format, a...)}
 }
 
 // grpcStatus finds a gRPC status in err's chain.

@@ -1,7 +1,7 @@
 // Command swarmctl is the command-line client of Stratoswarm: kubectl-like
-// verbs (ls, describe, label, cordon, create, rm) over the gRPC API of
-// swarmd, plus an embedded local mode that runs the control plane in-process
-// when no daemon is running.
+// verbs (ls, describe, label, cordon, create, rm, push, promote) over the
+// gRPC API of swarmd, plus an embedded local mode that runs the control plane
+// in-process when no daemon is running.
 //
 // The transport is plaintext gRPC for now (meant for loopback addresses),
 // authenticated with the bearer token that swarmd writes to

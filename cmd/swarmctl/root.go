@@ -56,7 +56,8 @@ func buildRoot(in io.Reader, out, errOut io.Writer, getenv func(string) string) 
 	root := &cobra.Command{
 		Use:   "swarmctl",
 		Short: "swarmctl controls a Stratoswarm swarm",
-		Long: `swarmctl controls a Stratoswarm swarm: nodes, agents and the cluster as a whole.
+		Long: `swarmctl controls a Stratoswarm swarm: nodes, agents, plugins and the cluster
+as a whole.
 
 It talks gRPC to a running swarmd, or, when none is configured, runs the control
 plane in-process on a local data directory (local mode), so that it works
@@ -110,6 +111,7 @@ addresses. Every call carries the bearer token that swarmd writes to
 		newClusterCmd(o),
 		newNodeCmd(o),
 		newAgentCmd(o),
+		newPluginCmd(o),
 		newConfigCmd(o),
 	)
 	return root, o

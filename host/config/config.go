@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ import (
 type Config struct {
 	// DataDir holds the store, the token and the lock.
 	DataDir string `json:"data-dir"`
+	// CacheDir holds caches that can be rebuilt, such as compiled plugins;
+	// swarmds on one host may share it.
+	CacheDir string `json:"cache-dir"`
 	// GRPCAddr is the gRPC listen address.
 	GRPCAddr string `json:"grpc-addr"`
 	// HTTPAddr is the REST, /healthz and /metrics listen address; empty
@@ -39,7 +43,17 @@ type Config struct {
 	WatchHistory int64 `json:"watch-history"`
 	// NodeName names this node; the default is the hostname.
 	NodeName string `json:"node-name"`
+	// PluginGrants are the capabilities plugins may use (sdk-wasm/ABI.md §4).
+	PluginGrants []string `json:"plugin-grants"`
+	// AllowUnsignedPlugins is the development switch: accept plugins that
+	// are unsigned or whose signature does not verify.
+	AllowUnsignedPlugins bool `json:"allow-unsigned-plugins"`
+	// MaxPluginBytes bounds an uploaded plugin module.
+	MaxPluginBytes int64 `json:"max-plugin-bytes"`
 }
+
+// PluginCapabilities are the capabilities a grant may name.
+var PluginCapabilities = []string{"log", "clock", "random", "metrics", "llm", "wasi"}
 
 // Duration is a time.Duration written as a Go duration string ("30s").
 type Duration time.Duration
@@ -68,6 +82,7 @@ func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
 		DataDir:         DefaultDataDir(),
+		CacheDir:        DefaultCacheDir(),
 		GRPCAddr:        "127.0.0.1:7700",
 		HTTPAddr:        "127.0.0.1:7701",
 		LogLevel:        "info",
@@ -75,6 +90,8 @@ func Default() Config {
 		ShutdownTimeout: Duration(30 * time.Second),
 		WatchHistory:    100000,
 		NodeName:        strings.ToLower(host),
+		PluginGrants:    []string{"log", "clock", "random", "metrics"},
+		MaxPluginBytes:  64 << 20,
 	}
 }
 
@@ -89,6 +106,19 @@ func DefaultDataDir() string {
 		return filepath.Join(os.TempDir(), "stratoswarm")
 	}
 	return filepath.Join(home, ".local", "share", "stratoswarm")
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/stratoswarm, else
+// ~/.cache/stratoswarm.
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "stratoswarm")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "stratoswarm-cache")
+	}
+	return filepath.Join(home, ".cache", "stratoswarm")
 }
 
 // Validate checks the values that cannot be checked by type alone.
@@ -112,6 +142,14 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown-timeout: must not be negative"))
+	}
+	for _, g := range c.PluginGrants {
+		if !slices.Contains(PluginCapabilities, g) {
+			errs = append(errs, fmt.Errorf("plugin-grants: %q is not one of %s", g, strings.Join(PluginCapabilities, ", ")))
+		}
+	}
+	if c.MaxPluginBytes < 1<<10 || c.MaxPluginBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("max-plugin-bytes: %d is outside 1 KiB to 1 GiB", c.MaxPluginBytes))
 	}
 	if c.WatchHistory < 1 {
 		errs = append(errs, fmt.Errorf("watch-history: %d must be at least 1", c.WatchHistory))
@@ -170,7 +208,8 @@ func explainYAML(err error) error {
 
 // Keys lists the configuration keys.
 func Keys() []string {
-	return []string{"data-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name"}
+	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
+		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -182,6 +221,7 @@ func envName(key string) string {
 func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("config", "", "YAML config file (env SWARMD_CONFIG)")
 	fs.String("data-dir", d.DataDir, "directory for the store, the token and the lock")
+	fs.String("cache-dir", d.CacheDir, "directory for rebuildable caches (compiled plugins)")
 	fs.String("grpc-addr", d.GRPCAddr, "gRPC listen address")
 	fs.String("http-addr", d.HTTPAddr, "REST, /healthz and /metrics listen address (empty disables)")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
@@ -189,6 +229,9 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.Duration("shutdown-timeout", time.Duration(d.ShutdownTimeout), "how long a graceful shutdown may take")
 	fs.Int64("watch-history", d.WatchHistory, "resource versions of change history kept for watch resumption")
 	fs.String("node-name", d.NodeName, "this node's name")
+	fs.StringSlice("plugin-grants", d.PluginGrants, "capabilities plugins may use: "+strings.Join(PluginCapabilities, ","))
+	fs.Bool("allow-unsigned-plugins", d.AllowUnsignedPlugins, "DEVELOPMENT ONLY: accept unsigned plugins and plugins whose signature does not verify")
+	fs.Int64("max-plugin-bytes", d.MaxPluginBytes, "largest plugin module an upload may carry")
 }
 
 // Load builds the configuration: defaults, then the config file (from
@@ -229,6 +272,8 @@ func (c *Config) set(key, v string) error {
 	switch key {
 	case "data-dir":
 		c.DataDir = v
+	case "cache-dir":
+		c.CacheDir = v
 	case "grpc-addr":
 		c.GRPCAddr = v
 	case "http-addr":
@@ -251,6 +296,25 @@ func (c *Config) set(key, v string) error {
 			return fmt.Errorf("want an integer, got %q", v)
 		}
 		c.WatchHistory = n
+	case "plugin-grants":
+		c.PluginGrants = nil
+		for g := range strings.SplitSeq(strings.Trim(v, "[]"), ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				c.PluginGrants = append(c.PluginGrants, g)
+			}
+		}
+	case "allow-unsigned-plugins":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		c.AllowUnsignedPlugins = b
+	case "max-plugin-bytes":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		c.MaxPluginBytes = n
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

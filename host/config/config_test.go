@@ -91,3 +91,20 @@ func TestDefaultDataDirFollowsXDG(t *testing.T) {
 		t.Fatalf("without XDG_DATA_HOME: %s", d)
 	}
 }
+
+func TestPluginSettings(t *testing.T) {
+	cfg, err := load(t, "plugin-grants: [log, llm]\nallow-unsigned-plugins: true\n", nil)
+	if err != nil || len(cfg.PluginGrants) != 2 || cfg.PluginGrants[1] != "llm" || !cfg.AllowUnsignedPlugins {
+		t.Fatalf("from file: %+v %v", cfg, err)
+	}
+	cfg, err = load(t, "", map[string]string{"SWARMD_PLUGIN_GRANTS": "log,clock"}, "--allow-unsigned-plugins")
+	if err != nil || len(cfg.PluginGrants) != 2 || !cfg.AllowUnsignedPlugins {
+		t.Fatalf("env and flag: %+v %v", cfg, err)
+	}
+	if _, err := load(t, "plugin-grants: [root]\n", nil); err == nil || !strings.Contains(err.Error(), `plugin-grants: "root"`) {
+		t.Fatalf("unknown grant: %v", err)
+	}
+	if _, err := load(t, "allow-unsigned-plugins: maybe\n", nil); err == nil || !strings.Contains(err.Error(), "allow-unsigned-plugins") {
+		t.Fatalf("wrong type: %v", err)
+	}
+}

@@ -28,6 +28,9 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/config"
+	"github.com/stratoswarm/stratoswarm/host/plugin"
+	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
+	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
@@ -42,11 +45,14 @@ type Server struct {
 	store *store.Store
 	nodes *store.Repository[*v1.Node]
 
-	grpc     *grpc.Server
-	health   *health.Server
-	registry *prometheus.Registry
-	http     *http.Server
-	gwConn   *grpc.ClientConn
+	plugins  *plugin.Host
+	registry *registry.Registry
+
+	grpc       *grpc.Server
+	health     *health.Server
+	metricsReg *prometheus.Registry
+	http       *http.Server
+	gwConn     *grpc.ClientConn
 
 	grpcLis, httpLis net.Listener
 	started          time.Time
@@ -57,6 +63,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	shutdown sync.Once
 	errc     chan error
+	builtins chan struct{} // closed when the built-in plugins are installed
 }
 
 // New opens the data dir: it takes the lock, reads or creates the token and
@@ -75,8 +82,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, lock: lock, errc: make(chan error, 2)}
+	s := &Server{cfg: cfg, log: log, lock: lock, errc: make(chan error, 2), builtins: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
+		if s.plugins != nil {
+			s.plugins.Close(context.Background())
+		}
 		if s.store != nil {
 			s.store.Close()
 		}
@@ -95,19 +105,45 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(fmt.Errorf("open store: %w", err))
 	}
 	s.nodes = store.NewRepository[*v1.Node](s.store, kindNode, false)
+	evidence := &evidenceSink{}
+	s.plugins, err = plugin.NewHost(context.Background(), plugin.Options{
+		CacheDir: filepath.Join(cfg.CacheDir, "wasm"),
+		Logger:   log.With("component", "plugin"),
+		Evidence: evidence,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("start plugin host: %w", err))
+	}
+	s.registry, err = registry.New(registry.Options{
+		Store:          s.store,
+		BlobDir:        filepath.Join(cfg.DataDir, "plugins"),
+		Host:           s.plugins,
+		Grants:         cfg.PluginGrants,
+		AllowUnsigned:  cfg.AllowUnsignedPlugins,
+		MaxModuleBytes: cfg.MaxPluginBytes,
+		Logger:         log.With("component", "registry"),
+	})
+	if err != nil {
+		s.plugins.Close(context.Background())
+		return fail(err)
+	}
+	evidence.reg = s.registry
+	if cfg.AllowUnsignedPlugins {
+		log.Warn("allow-unsigned-plugins is on: unsigned and unverified plugins are accepted; never use this in production")
+	}
 	s.build()
 	return s, nil
 }
 
 // build wires the gRPC server and the HTTP mux.
 func (s *Server) build() {
-	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	s.metricsReg = prometheus.NewRegistry()
+	s.metricsReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metricsReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "swarmd_store_revision", Help: "Newest resource version written to the store.",
 	}, func() float64 { return float64(s.store.Revision()) }))
 	s.stopping, s.stop = context.WithCancel(context.Background())
-	ic := &interceptors{stopping: s.stopping, token: s.token, limits: requestLimits{}, metrics: newMetrics(s.registry), log: s.log}
+	ic := &interceptors{stopping: s.stopping, token: s.token, limits: requestLimits{}, metrics: newMetrics(s.metricsReg), log: s.log}
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ic.unary),
 		grpc.ChainStreamInterceptor(ic.stream),
@@ -123,6 +159,17 @@ func (s *Server) build() {
 	// right after create loses nothing.
 	v1.RegisterAgentServiceServer(s.grpc, &agentService{agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true)})
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
+	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
+}
+
+// evidenceSink forwards plugin failures to the registry, which is created
+// after the plugin host it needs.
+type evidenceSink struct{ reg *registry.Registry }
+
+func (e *evidenceSink) RecordEvidence(id string, ev plugin.Evidence) {
+	if e.reg != nil {
+		e.reg.RecordEvidence(id, ev)
+	}
 }
 
 // Start registers the local node and starts listening. With ":0" ports,
@@ -154,6 +201,19 @@ func (s *Server) Start() error {
 	go func() {
 		defer s.wg.Done()
 		s.heartbeatLoop(ctx)
+	}()
+	// Built-in plugins are validated and benchmarked in the background;
+	// versions a previous run left half-gated are gated again.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.builtins)
+		if err := s.registry.Resume(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("resume plugin gates", "err", err)
+		}
+		if err := s.registry.InstallBuiltins(ctx, builtin.FS()); err != nil && ctx.Err() == nil {
+			s.log.Error("install built-in plugins", "err", err)
+		}
 	}()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("swarmd started", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data-dir", s.cfg.DataDir, "node", s.cfg.NodeName)
@@ -190,7 +250,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", gw)
-	mux.Handle("/metrics", s.requireToken(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	mux.Handle("/metrics", s.requireToken(promhttp.HandlerFor(s.metricsReg, promhttp.HandlerOpts{})))
 	mux.Handle("/", http.MaxBytesHandler(gw, MaxMessageBytes))
 	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("listen on http-addr %s: %w", s.cfg.HTTPAddr, err)
@@ -256,6 +316,11 @@ func (s *Server) Token() string { return s.token }
 // Errors reports a listener that failed after Start.
 func (s *Server) Errors() <-chan error { return s.errc }
 
+// BuiltinsInstalled is closed once the built-in plugins are registered and
+// gated (or the attempt ended, or the server stopped). Embedded users such
+// as swarmctl's local mode wait on it so a short command sees them.
+func (s *Server) BuiltinsInstalled() <-chan struct{} { return s.builtins }
+
 // Shutdown stops accepting calls, lets running ones finish until ctx is
 // done (then cuts them), closes the store and releases the data dir.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -284,6 +349,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.gwConn.Close()
 		}
 		s.wg.Wait()
+		s.registry.Close(context.Background())
+		s.plugins.Close(context.Background())
 		err = s.store.Close()
 		s.lock.release()
 		s.log.Info("swarmd stopped")

@@ -25,6 +25,10 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/server"
 )
 
+// sharedCache keeps compiled plugins across the tests' daemons, as one
+// host's swarmds share ~/.cache/stratoswarm.
+var sharedCache = filepath.Join(os.TempDir(), "stratoswarm-test-wasm-cache")
+
 // daemon is a swarmd on real loopback TCP ports.
 type daemon struct {
 	t    *testing.T
@@ -39,6 +43,7 @@ func testConfig(dir string) config.Config {
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.NodeName = "test-node"
+	cfg.CacheDir = sharedCache
 	return cfg
 }
 
@@ -48,6 +53,12 @@ func start(t *testing.T, dir string) *daemon {
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
+	return wrap(t, srv, dir)
+}
+
+// wrap starts srv and connects a client to it.
+func wrap(t *testing.T, srv *server.Server, dir string) *daemon {
+	t.Helper()
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -285,7 +296,7 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		t.Fatalf("after bad input: %v", err)
 	}
 	// A service that is not built yet says so.
-	_, err = v1.NewPluginServiceClient(d.conn).ListPlugins(ctx, &v1.ListPluginsRequest{})
+	_, err = v1.NewEvolutionServiceClient(d.conn).ListEvolutions(ctx, &v1.ListEvolutionsRequest{})
 	wantCode(t, err, codes.Unimplemented, "")
 }
 

@@ -11,8 +11,11 @@ RUN_DATA_DIR ?= $(CURDIR)/out/run
 
 .PHONY: help build plugins run test bench lint proto clean fuzz
 
-fuzz: ## fuzz the manifest decoder (FUZZTIME=1m by default)
+fuzz: ## fuzz the manifest, envelope and SDK request decoders (FUZZTIME=1m each by default)
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $${FUZZTIME:-1m} ./host/registry/
+	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime $${FUZZTIME:-1m} ./host/plugin/
+	$(GO) test -run '^$$' -fuzz FuzzScanner -fuzztime $${FUZZTIME:-1m} ./host/plugin/
+	cd sdk-wasm && $(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $${FUZZTIME:-1m} .
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,11 +26,12 @@ build: plugins ## build swarmd and swarmctl into bin/ (with the built-in plugins
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm
 
-run: build ## the main job on embedded defaults (today: the control plane in local mode)
+run: build ## the main job on embedded defaults (today: the control plane and built-in plugins in local mode)
 	@mkdir -p $(RUN_DATA_DIR)
 	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) version
 	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) cluster status
 	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) node ls
+	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) plugin ls
 
 test: plugins ## the whole test suite
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) $(PKGS) ./sdk-wasm/...

@@ -137,3 +137,41 @@ func FuzzScanner(f *testing.F) {
 		_, _, _ = parseEnvelope(doc) // never panics
 	})
 }
+
+// FuzzParseEnvelope checks the envelope decoder's contract on arbitrary
+// responses (go test -fuzz FuzzParseEnvelope ./host/plugin/; plain go test
+// runs the seeds and testdata/fuzz/FuzzParseEnvelope): it never panics,
+// an accepted envelope is valid JSON with exactly one of a result (itself
+// valid JSON) and an error (with a message), and a refusal says why.
+func FuzzParseEnvelope(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1,"result":{"version":1,"score":0.5}}`,
+		`{"v":1,"error":{"code":"invalid","message":"n must be positive"}}`,
+		`{"v":1,"result":{},"error":{"code":"failed","message":"x"}}`,
+		`{"v":2,"result":{}}`, `{"result":{}}`, `{"v":1}`, `[]`, `null`, ``, `{"v":1,"result":`,
+		`{"v":1,"v":1,"result":1}`, `{"v":1,"result":"\udc00"}`, "{\"v\":1,\"result\":\"\xff\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		result, guest, err := parseEnvelope(doc)
+		if err != nil {
+			if result != nil || guest != nil || err.Error() == "" {
+				t.Fatalf("refused %q but returned result %q, guest %v, error %q", doc, result, guest, err)
+			}
+			return
+		}
+		if !json.Valid(doc) {
+			t.Fatalf("accepted invalid JSON %q", doc)
+		}
+		if (result == nil) == (guest == nil) {
+			t.Fatalf("accepted %q with result %q and guest error %v: want exactly one", doc, result, guest)
+		}
+		if result != nil && !json.Valid(result) {
+			t.Fatalf("result %q of %q is not valid JSON", result, doc)
+		}
+		if guest != nil && guest.Error() == "" {
+			t.Fatalf("guest error of %q has no message", doc)
+		}
+	})
+}

@@ -82,6 +82,17 @@ type instance struct {
 	free  api.Function
 	ops   []api.Function
 	stack []uint64
+
+	// retired is set once the instance passed the memory high-water mark.
+	retired bool
+
+	// ctx is what the instance's calls run under; cancel ends it when a
+	// call overruns its deadline (timer) or its caller gives up, which
+	// makes wazero close the module. One per instance, not per call: a
+	// context.WithTimeout per call costs more than the call itself.
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
 }
 
 // Load validates wasm like Validate and prepares it to run: the module is
@@ -288,7 +299,14 @@ func (p *Plugin) put(inst *instance) {
 }
 
 func (p *Plugin) discard(inst *instance) {
-	_ = inst.mod.Close(context.Background())
+	inst.close(context.Background())
+}
+
+// close stops the instance's timer, ends its context and closes it.
+func (inst *instance) close(ctx context.Context) {
+	inst.timer.Stop()
+	inst.cancel()
+	_ = inst.mod.Close(ctx)
 }
 
 // memBytes is the instance's memory size. Grow(0) reports pages, which,
@@ -318,11 +336,14 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		ops:   make([]api.Function, len(p.ops)),
 		stack: make([]uint64, 2),
 	}
+	inst.ctx, inst.cancel = context.WithCancel(context.Background())
+	inst.timer = time.AfterFunc(time.Hour, inst.cancel)
+	inst.timer.Stop()
 	for i, op := range p.ops {
 		inst.ops[i] = mod.ExportedFunction(op)
 	}
 	if inst.mem == nil || inst.alloc == nil || inst.free == nil || inst.ops[0] == nil {
-		_ = mod.Close(ctx)
+		inst.close(ctx)
 		return nil, fmt.Errorf("plugin %s: the instance lacks ABI exports that validation found (a wazero bug?)", p.id)
 	}
 	return inst, nil
@@ -344,12 +365,32 @@ func (p *Plugin) checkRequest(ctx context.Context, idx int, req []byte) error {
 	return nil
 }
 
-// call runs one operation on inst (the request passed checkRequest). keep
-// reports whether inst may serve again.
+// call runs one operation on inst (the request passed checkRequest) under
+// the plugin's deadline and ctx. keep reports whether inst may serve again.
 func (p *Plugin) call(ctx context.Context, inst *instance, idx int, req []byte) (out json.RawMessage, keep bool, err error) {
+	inst.timer.Reset(p.limits.CallTimeout)
+	var unhook func() bool
+	if ctx.Done() != nil {
+		unhook = context.AfterFunc(ctx, inst.cancel)
+	}
+	out, keep, err = p.run(ctx, inst, idx, req)
+	inst.timer.Stop()
+	if unhook != nil {
+		unhook()
+	}
+	if inst.ctx.Err() != nil {
+		// The deadline or the caller's cancellation came as the call
+		// ended: the answer stands, but the instance's context is spent.
+		keep = false
+	}
+	return out, keep, err
+}
+
+// run is call's body: the request into the guest, the operation, the
+// response out, all under inst.ctx.
+func (p *Plugin) run(ctx context.Context, inst *instance, idx int, req []byte) (out json.RawMessage, keep bool, err error) {
 	op := p.ops[idx]
-	cctx, cancel := context.WithTimeout(ctx, p.limits.CallTimeout)
-	defer cancel()
+	cctx := inst.ctx
 	st := inst.stack
 	trapped := func(stage string, err error) (json.RawMessage, bool, error) {
 		return nil, false, p.classify(ctx, inst, op, stage, p.limits.CallTimeout, err)
@@ -402,8 +443,11 @@ func (p *Plugin) call(ctx context.Context, inst *instance, idx int, req []byte) 
 	if size := inst.memBytes(); size > p.highWater {
 		// The answer stands, but memory only grows: retire the instance.
 		keep = false
-		detail := fmt.Errorf("memory grew to %d bytes, past 3/4 of memory_bytes (%d); the instance was retired after answering", size, p.limits.MemoryBytes)
-		p.note(EvidenceMemory, op, detail)
+		if !inst.retired { // noted once, though a snapshot may follow to carry its state over
+			inst.retired = true
+			detail := fmt.Errorf("memory grew to %d bytes, past 3/4 of memory_bytes (%d); the instance was retired after answering", size, p.limits.MemoryBytes)
+			p.note(EvidenceMemory, op, detail)
+		}
 	}
 	if guest != nil {
 		guest.Plugin, guest.Op = p.id, op
@@ -514,8 +558,10 @@ func (p *Plugin) Session(ctx context.Context) (*Session, error) {
 }
 
 // Fresh reports whether the session's instance holds no state: true when
-// the session opens and after a failure discarded the instance (or memory
-// use retired it), false once a call has completed on the instance.
+// the session opens and after a failure discarded the instance, false once
+// a call has completed on the instance. A strategy instance retired for its
+// memory after a good answer hands its state to a fresh instance (snapshot,
+// restore), so the session stays not fresh unless that hand-over failed.
 func (s *Session) Fresh() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -552,11 +598,39 @@ func (s *Session) Call(ctx context.Context, op string, request []byte) (json.Raw
 	out, keep, err := p.call(ctx, s.inst, idx, request)
 	if keep && !s.inst.mod.IsClosed() {
 		s.fresh = false
-	} else {
-		p.discard(s.inst)
-		s.inst, s.fresh = nil, true
+		return out, err
 	}
+	old := s.inst
+	s.inst, s.fresh = nil, true
+	if err == nil && p.kind == KindStrategy && !old.mod.IsClosed() && old.ctx.Err() == nil {
+		// The instance answered but is retired (its memory passed the
+		// high-water mark): carry its state over to a fresh one.
+		if next := p.carryOver(ctx, old); next != nil {
+			s.inst, s.fresh = next, false
+		}
+	}
+	p.discard(old)
 	return out, err
+}
+
+// carryOver moves a healthy strategy instance's state into a new instance
+// through snapshot and restore, and returns it; nil if any step fails (the
+// session is then fresh, and its owner restores from its own snapshot).
+func (p *Plugin) carryOver(ctx context.Context, old *instance) *instance {
+	snap, _, err := p.call(ctx, old, p.opIndex["snapshot"], []byte(`{"version":1}`))
+	if err != nil {
+		return nil
+	}
+	next, err := p.instantiate(ctx)
+	if err != nil {
+		return nil
+	}
+	if _, keep, err := p.call(ctx, next, p.opIndex["restore"], snap); err != nil || !keep {
+		p.discard(next)
+		return nil
+	}
+	p.log.Info("strategy instance retired for memory; its state moved to a fresh instance")
+	return next
 }
 
 // Close discards the session's instance.
@@ -568,7 +642,7 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	if s.inst != nil {
-		_ = s.inst.mod.Close(ctx)
+		s.inst.close(ctx)
 		s.inst = nil
 	}
 	return nil

@@ -309,6 +309,39 @@ func TestSession(t *testing.T) {
 	}
 }
 
+// TestSessionCarriesStateOverARetiredInstance: a strategy instance whose
+// memory passes the high-water mark after a good answer is retired, and
+// its state moves to a fresh instance, so the run goes on where it was.
+func TestSessionCarriesStateOverARetiredInstance(t *testing.T) {
+	rec := &recorder{}
+	h := newHost(t, Options{Evidence: rec})
+	p := load(t, h, wat(t, "strategy.wat"), Config{ID: "count@1", Kind: KindStrategy, Limits: Limits{MemoryBytes: 1 << 20}})
+	ctx := context.Background()
+	s, err := p.Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	for _, op := range []string{"init", "propose", "propose"} {
+		if _, err := s.Call(ctx, op, []byte(`{"version":1,"n":1}`)); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+	}
+	// 'G': the guest grows its memory to 14 of its 16 pages, past 3/4.
+	if got, err := s.Call(ctx, "observe", []byte(`Grow`)); err != nil || !strings.Contains(string(got), `"version":1`) {
+		t.Fatalf("observe that grows: %s, %v", got, err)
+	}
+	if s.Fresh() {
+		t.Fatal("the session lost its state when its instance was retired")
+	}
+	if got, err := s.Call(ctx, "propose", []byte(`{"version":1,"n":1}`)); err != nil || string(got) != `{"version":1,"count":3}` {
+		t.Fatalf("propose after the hand-over: %s, %v (want count 3)", got, err)
+	}
+	if ev := rec.all(); len(ev) != 1 || ev[0].e.Kind != EvidenceMemory {
+		t.Fatalf("evidence %+v, want one memory record", ev)
+	}
+}
+
 // TestConcurrentCalls drives the pool from 8 goroutines, some of which
 // crash their instances; every good call must still get its own answer.
 // Run it with -race.

@@ -217,6 +217,7 @@ func (r *Registry) Upload(ctx context.Context, manifest, signature, module []byt
 func (r *Registry) checkSignature(ctx context.Context, digest string, signature []byte) (string, error) {
 	if len(signature) == 0 {
 		if r.opts.AllowUnsigned {
+			r.log.Warn("accepting an UNSIGNED plugin (--allow-unsigned-plugins is on; development only)", "sha256", digest)
 			return "", nil
 		}
 		return "", fmt.Errorf("%w: sign it with 'swarmctl plugin sign' and a key the operator added with 'swarmctl plugin key add', or start swarmd with --allow-unsigned-plugins for development", ErrUnsigned)
@@ -251,6 +252,7 @@ func (r *Registry) checkSignature(ctx context.Context, digest string, signature 
 		return "", fmt.Errorf("%w: key %s was revoked; sign with a trusted key", ErrRevokedKey, revoked)
 	}
 	if r.opts.AllowUnsigned {
+		r.log.Warn("accepting a plugin whose signature does not verify (--allow-unsigned-plugins is on; development only)", "sha256", digest)
 		return "", nil
 	}
 	return "", fmt.Errorf("%w: it does not verify against any trusted key; the module changed after signing, or its key is not trusted (add it with 'swarmctl plugin key add')", ErrBadSignature)

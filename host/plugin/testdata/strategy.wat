@@ -1,7 +1,8 @@
 ;; strategy.wat
 ;; A stateful strategy: a counter. init resets it, propose increments it and
 ;; answers {"count":N}, snapshot answers {"state":N}, restore reads the last
-;; run of digits in its request, and observe traps when its request starts with 'U'.
+;; run of digits in its request, and observe traps when its request starts with 'U'
+;; and grows memory by 13 pages (832 KiB) when it starts with 'G'.
 (module
 
   ;; --- ABI plumbing shared by the test plugins -------------------------
@@ -90,6 +91,7 @@
     (call $concat3 (i32.const 96) (i32.const 37) (global.get $count) (i32.const 176) (i32.const 2)))
   (func (export "swarm_strategy_observe") (param $ptr i32) (param $len i32) (result i64)
     (if (i32.eq (call $first (local.get $ptr) (local.get $len)) (i32.const 85)) (then (unreachable)))
+    (if (i32.eq (call $first (local.get $ptr) (local.get $len)) (i32.const 71)) (then (drop (memory.grow (i32.const 13)))))
     (call $const (i32.const 64) (i32.const 30)))
   (func (export "swarm_strategy_snapshot") (param $ptr i32) (param $len i32) (result i64)
     (call $concat3 (i32.const 136) (i32.const 37) (global.get $count) (i32.const 176) (i32.const 2)))

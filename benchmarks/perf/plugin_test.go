@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 )
@@ -39,36 +40,85 @@ func jsonOfSize(n int) []byte {
 	return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
 }
 
-// BenchmarkPluginRoundTrip measures Plugin.Call on the WAT echo guest
-// (pool, deadline with close-on-done, request via swarm_alloc, response
-// read, bounds and size checks, both frees, envelope validation) against
-// two bare wazero round trips of the same guest function in the same run
-// (cached api.Function, alloc, write, call, read and copy, two frees):
-// one on a default runtime, what a user with trusted code would pick, and
-// one with close-on-done and a per-call deadline, the least a host of
-// untrusted code can do. Metrics: plugin-ns/op, wazero-ns/op,
+// asModule builds the AssemblyScript SDK's examples (once per run) and
+// returns one of them.
+func asModule(b *testing.B, name string) []byte {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), "stratoswarm-bench-as")
+	if _, err := os.Stat(filepath.Join(dir, name+".wasm")); err != nil {
+		script := filepath.Join("..", "..", "sdk-wasm", "assemblyscript", "build.sh")
+		if out, err := exec.Command("bash", script, dir).CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v (it needs Node.js and npm)\n%s", script, err, out)
+		}
+	}
+	wasm, err := os.ReadFile(filepath.Join(dir, name+".wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return wasm
+}
+
+// goEcho builds host/plugin's plain-Go test guest (no SDK), which echoes
+// any request other than "loop" and "oom" in an envelope.
+func goEcho(b *testing.B) []byte {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "echo-go.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/goplugins/loop")
+	cmd.Dir = filepath.Join("..", "..", "host", "plugin")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build the Go echo guest: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return wasm
+}
+
+// BenchmarkPluginRoundTrip measures Plugin.Call on three echo guests (WAT,
+// AssemblyScript with its SDK, plain Go) at 1 KiB and 64 KiB: the pool, the
+// deadline with close-on-done, the request via swarm_alloc, the response
+// read, bounds and size checks, both frees and the envelope validation.
+// Beside it, in the same run, two bare wazero round trips of the same guest
+// function (cached api.Function, alloc, write, call, read and copy, two
+// frees): one on a default runtime, what a user with trusted code would
+// pick, and one with close-on-done and a per-call deadline, the least a
+// host of untrusted code can do. Metrics: plugin-ns/op, wazero-ns/op,
 // wazero-deadline-ns/op, ratio (plugin/wazero) and ratio-vs-deadline; the
 // built-in ns/op is the sum of all three.
 func BenchmarkPluginRoundTrip(b *testing.B) {
-	wasm := watModule(b, "echo.wat")
 	ctx := context.Background()
-
 	h, err := plugin.NewHost(ctx, plugin.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer h.Close(ctx)
-	p, err := h.Load(ctx, wasm, plugin.Config{ID: "echo@bench", Kind: plugin.KindTrust, MaxInstances: 1})
-	if err != nil {
-		b.Fatal(err)
+	for _, guest := range []struct {
+		name string
+		wasm func(*testing.B) []byte
+	}{
+		{"wat", func(b *testing.B) []byte { return watModule(b, "echo.wat") }},
+		{"as", func(b *testing.B) []byte { return asModule(b, "echo") }},
+		{"go", goEcho},
+	} {
+		b.Run(guest.name, func(b *testing.B) {
+			wasm := guest.wasm(b)
+			p, err := h.Load(ctx, wasm, plugin.Config{ID: "echo-" + guest.name + "@bench", Kind: plugin.KindTrust, MaxInstances: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close(ctx)
+			bare := bareRoundTrip(b, wasm, false)
+			safe := bareRoundTrip(b, wasm, true)
+			roundTrips(b, guest.name, p, bare, safe)
+		})
 	}
+}
 
-	// The alternatives: the same module on a plain wazero runtime, and on
-	// one with the sandboxing any host of untrusted code needs (close on
-	// context done, a deadline per round trip).
-	bare := bareRoundTrip(b, wasm, false)
-	safe := bareRoundTrip(b, wasm, true)
-
+// roundTrips runs the 1 KiB and 64 KiB sub-benchmarks of one guest.
+func roundTrips(b *testing.B, guest string, p *plugin.Plugin, bare, safe func([]byte) ([]byte, error)) {
+	ctx := context.Background()
 	for _, size := range []struct {
 		name string
 		n    int
@@ -114,8 +164,8 @@ func BenchmarkPluginRoundTrip(b *testing.B) {
 			b.ReportMetric(sandboxed, "wazero-deadline-ns/op")
 			b.ReportMetric(ours/direct, "ratio")
 			b.ReportMetric(ours/sandboxed, "ratio-vs-deadline")
-			b.Logf("n=%d %s: Plugin.Call %.0f ns, bare wazero %.0f ns (%.2fx), wazero with close-on-done and a deadline %.0f ns (%.2fx)",
-				b.N, size.name, ours, direct, ours/direct, sandboxed, ours/sandboxed)
+			b.Logf("n=%d %s %s: Plugin.Call %.0f ns, bare wazero %.0f ns (%.2fx), wazero with close-on-done and a deadline %.0f ns (%.2fx)",
+				b.N, guest, size.name, ours, direct, ours/direct, sandboxed, ours/sandboxed)
 		})
 	}
 }
@@ -129,7 +179,8 @@ func bareRoundTrip(b *testing.B, wasm []byte, sandboxed bool) func([]byte) ([]by
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(sandboxed))
 	b.Cleanup(func() { r.Close(ctx) })
-	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(""))
+	wasi_snapshot_preview1.MustInstantiate(ctx, r) // the Go guest imports WASI
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize"))
 	if err != nil {
 		b.Fatal(err)
 	}

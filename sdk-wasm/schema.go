@@ -317,6 +317,24 @@ type Result struct {
 	Failed bool `json:"failed"`
 	// Reason says why it failed.
 	Reason string `json:"reason"`
+	// Tasks are the per-task outcomes behind Scores, when the suite has
+	// tasks (ADAS bootstraps its fitness over them); may be empty.
+	Tasks []TaskScore `json:"tasks,omitempty"`
+	// Stage is the last evaluation stage the candidate reached ("" when
+	// the evolution has no stages); Complete says it went through all of
+	// them, so Scores cover every task.
+	Stage    string `json:"stage,omitempty"`
+	Complete bool   `json:"complete,omitempty"`
+}
+
+// TaskScore is one task's outcome for one candidate.
+type TaskScore struct {
+	// Task is the task's name.
+	Task string `json:"task"`
+	// Scores maps objective names to this task's values.
+	Scores map[string]float64 `json:"scores"`
+	// Failed says the task failed for this candidate.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // UnmarshalJSON accepts scores as numbers or numeric strings.
@@ -341,6 +359,9 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	d.plain("failed", &r.Failed)
 	d.plain("reason", &r.Reason)
+	d.plain("tasks", &r.Tasks)
+	d.plain("stage", &r.Stage)
+	d.plain("complete", &r.Complete)
 	return d.err
 }
 

@@ -319,6 +319,9 @@ func describePluginVersion(d *describer, v *v1.PluginVersion, evidence int, now 
 		d.field(1, "Author", m.GetAuthor())
 	}
 	d.field(1, "Capabilities", orNone(strings.Join(m.GetCapabilities(), ", ")))
+	if opt := m.GetOptionalCapabilities(); len(opt) > 0 {
+		d.field(1, "Optional", strings.Join(opt, ", "))
+	}
 	if l := m.GetLimits(); l != nil {
 		d.field(1, "Limits", fmt.Sprintf("memory %s, call timeout %dms, max output %s",
 			humanBytes(l.GetMemoryBytes()), l.GetCallTimeoutMillis(), humanBytes(l.GetMaxOutputBytes())))

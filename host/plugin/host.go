@@ -151,6 +151,9 @@ func (h *Host) isClosed() bool {
 	return h.closed
 }
 
+// HasLLM reports whether this host can serve llm_complete (Options.LLM).
+func (h *Host) HasLLM() bool { return h.opts.LLM != nil }
+
 // newRuntime builds a wazero runtime with the settings every plugin
 // runtime must have: the shared cache, close-on-context-done (without it a
 // runaway guest cannot be stopped and hangs the next GC) and the memory cap.

@@ -17,28 +17,26 @@ const (
 )
 
 // linkHost instantiates this plugin's swarm:host/v1 with the granted
-// functions only. Every function checks the guest's pointers: a bad one
-// makes the call a no-op (or return 0), never a host panic.
-func (p *Plugin) linkHost(ctx context.Context, granted map[Capability]bool) error {
+// functions, and stubs that refuse for the optional capabilities that were
+// not granted. Every function checks the guest's pointers: a bad one makes
+// the call a no-op (or return 0), never a host panic.
+func (p *Plugin) linkHost(ctx context.Context, granted, stubbed map[Capability]bool) error {
 	b := p.rt.NewHostModuleBuilder(HostModule)
 	n := 0
 	for _, f := range hostFuncs() {
-		if !granted[f.cap] {
+		if !granted[f.cap] && !stubbed[f.cap] {
 			continue
 		}
 		var fn api.GoModuleFunc
-		switch f.name {
-		case "log":
-			fn = p.hostLog
-		case "clock_now":
-			fn = hostClockNow
-		case "random_u64":
-			fn = p.hostRandom
-		case "metric":
-			fn = p.hostMetric
-		case "llm_complete":
-			fn = p.hostLLM
+		switch {
+		case !granted[f.cap] && f.name == "llm_complete":
+			fn = p.llmFunc(refuseLLM)
+		case !granted[f.cap]:
+			fn = refuse
 		default:
+			fn = p.hostFunc(f.name)
+		}
+		if fn == nil {
 			return fmt.Errorf("no implementation for %s.%s", HostModule, f.name)
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(fn, f.params, f.results).Export(f.name)
@@ -49,6 +47,36 @@ func (p *Plugin) linkHost(ctx context.Context, granted map[Capability]bool) erro
 	}
 	_, err := b.Instantiate(ctx)
 	return err
+}
+
+// hostFunc returns the implementation of a granted host function.
+func (p *Plugin) hostFunc(name string) api.GoModuleFunc {
+	switch name {
+	case "log":
+		return p.hostLog
+	case "clock_now":
+		return hostClockNow
+	case "random_u64":
+		return p.hostRandom
+	case "metric":
+		return p.hostMetric
+	case "llm_complete":
+		return p.llmFunc(p.complete)
+	}
+	return nil
+}
+
+// refuse is every stub but llm_complete's: it does nothing and returns 0
+// when the function has a result.
+func refuse(_ context.Context, _ api.Module, stack []uint64) {
+	if len(stack) > 0 {
+		stack[0] = 0
+	}
+}
+
+// refuseLLM is the completion of an llm_complete stub.
+func refuseLLM(context.Context, []byte) ([]byte, error) {
+	return []byte(`{"error":{"message":"the llm capability is not granted to this plugin (the operator's --plugin-grants, or no LLM configured): use the deterministic operators","type":"not_granted"}}`), nil
 }
 
 // read returns a copy of guest memory [ptr, ptr+n), or false when it lies
@@ -123,44 +151,46 @@ func (p *Plugin) hostMetric(_ context.Context, mod api.Module, stack []uint64) {
 	}
 }
 
-// hostLLM is llm_complete(ptr, len) -> i64: an OpenAI-compatible chat
-// completion. The response (or an OpenAI-style {"error":{...}} object when
-// the completion fails) is written to memory from the guest's swarm_alloc
-// and returned as ptr<<32|len; 0 when the request lies outside memory or
-// the guest cannot allocate the response.
-func (p *Plugin) hostLLM(ctx context.Context, mod api.Module, stack []uint64) {
-	ptr, n := uint32(stack[0]), uint32(stack[1])
-	stack[0] = 0
-	if int64(n) > p.limits.MaxOutputBytes {
-		p.log.Warn("plugin called llm_complete with a request over max_output_bytes; refused", "len", n)
-		return
+// llmFunc returns llm_complete(ptr, len) -> i64: an OpenAI-compatible chat
+// completion by complete. The response (or an OpenAI-style {"error":{...}}
+// object when the completion fails) is written to memory from the guest's
+// swarm_alloc and returned as ptr<<32|len; 0 when the request lies outside
+// memory or the guest cannot allocate the response.
+func (p *Plugin) llmFunc(complete func(context.Context, []byte) ([]byte, error)) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		ptr, n := uint32(stack[0]), uint32(stack[1])
+		stack[0] = 0
+		if int64(n) > p.limits.MaxOutputBytes {
+			p.log.Warn("plugin called llm_complete with a request over max_output_bytes; refused", "len", n)
+			return
+		}
+		req, ok := read(mod, ptr, n)
+		if !ok {
+			p.log.Warn("plugin called llm_complete with a request outside its memory; refused", "ptr", ptr, "len", n)
+			return
+		}
+		resp, err := complete(ctx, req)
+		if err == nil && int64(len(resp)) > p.limits.MaxOutputBytes {
+			err = fmt.Errorf("the completion of %d bytes exceeds the plugin's max_output_bytes (%d)", len(resp), p.limits.MaxOutputBytes)
+		}
+		if err != nil {
+			p.log.Warn("llm_complete failed", "err", err)
+			resp, _ = json.Marshal(map[string]any{"error": map[string]string{"message": err.Error(), "type": "swarm_host_error"}})
+		}
+		alloc := mod.ExportedFunction("swarm_alloc")
+		if alloc == nil || len(resp) == 0 {
+			return
+		}
+		res, err := alloc.Call(ctx, uint64(len(resp)))
+		if err != nil || len(res) != 1 {
+			return
+		}
+		rptr := uint32(res[0])
+		if rptr == 0 || mod.Memory() == nil || !mod.Memory().Write(rptr, resp) {
+			return
+		}
+		stack[0] = uint64(rptr)<<32 | uint64(len(resp))
 	}
-	req, ok := read(mod, ptr, n)
-	if !ok {
-		p.log.Warn("plugin called llm_complete with a request outside its memory; refused", "ptr", ptr, "len", n)
-		return
-	}
-	resp, err := p.complete(ctx, req)
-	if err == nil && int64(len(resp)) > p.limits.MaxOutputBytes {
-		err = fmt.Errorf("the completion of %d bytes exceeds the plugin's max_output_bytes (%d)", len(resp), p.limits.MaxOutputBytes)
-	}
-	if err != nil {
-		p.log.Warn("llm_complete failed", "err", err)
-		resp, _ = json.Marshal(map[string]any{"error": map[string]string{"message": err.Error(), "type": "swarm_host_error"}})
-	}
-	alloc := mod.ExportedFunction("swarm_alloc")
-	if alloc == nil || len(resp) == 0 {
-		return
-	}
-	res, err := alloc.Call(ctx, uint64(len(resp)))
-	if err != nil || len(res) != 1 {
-		return
-	}
-	rptr := uint32(res[0])
-	if rptr == 0 || mod.Memory() == nil || !mod.Memory().Write(rptr, resp) {
-		return
-	}
-	stack[0] = uint64(rptr)<<32 | uint64(len(resp))
 }
 
 // complete calls Options.LLM, turning a panic into an error so that a

@@ -38,6 +38,11 @@ type Config struct {
 	// Capabilities are the host-function groups already granted (the
 	// manifest's request intersected with the operator's policy).
 	Capabilities []Capability
+	// Optional are capabilities the plugin may import but runs without:
+	// those not also in Capabilities are linked as stubs that refuse
+	// (log and metric do nothing, clock_now and random_u64 return 0,
+	// llm_complete answers a "not_granted" error).
+	Optional []Capability
 	// Limits bound each instance; zero fields take the ABI defaults.
 	Limits Limits
 	// Seed seeds the random capability's generator.
@@ -121,7 +126,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg Config) (*Plugin, erro
 		return nil, fmt.Errorf("load plugin %s: invalid limits: %w", cfg.ID, err)
 	}
 	rt := h.newRuntime(ctx, l)
-	cm, info, err := h.inspect(ctx, rt, wasm, cfg.Kind, cfg.Capabilities)
+	cm, info, err := h.inspect(ctx, rt, wasm, cfg.Kind, cfg.Capabilities, cfg.Optional)
 	if err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("load plugin %s: %w", cfg.ID, err)
@@ -145,15 +150,18 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg Config) (*Plugin, erro
 		p.opIndex[op] = i
 		p.opIndex[strings.TrimPrefix(op, "swarm_"+string(cfg.Kind)+"_")] = i
 	}
-	granted := map[Capability]bool{}
+	granted, stubbed := map[Capability]bool{}, map[Capability]bool{}
 	for _, c := range cfg.Capabilities {
 		granted[c] = true
+	}
+	for _, c := range cfg.Optional {
+		stubbed[c] = !granted[c]
 	}
 	fail := func(what string, err error) (*Plugin, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("load plugin %s: %s: %w", cfg.ID, what, err)
 	}
-	if err := p.linkHost(ctx, granted); err != nil {
+	if err := p.linkHost(ctx, granted, stubbed); err != nil {
 		return fail("link "+HostModule, err)
 	}
 	if info.UsesWASI {

@@ -488,6 +488,24 @@ func TestLLM(t *testing.T) {
 	// Without the capability the import is refused.
 	_, err = h.Load(ctx, wat(t, "llm.wat"), Config{ID: "llm@2", Kind: KindPersonality})
 	mustContain(t, err, `needs the "llm" capability`)
+
+	// As an optional capability that was not granted, it loads (even on a
+	// host with no LLM), and the stub answers "not_granted".
+	bare := newHost(t, Options{})
+	if _, err := bare.Validate(ctx, wat(t, "llm.wat"), KindPersonality, nil, Limits{}, CapLLM); err != nil {
+		t.Fatalf("validate with llm optional: %v", err)
+	}
+	o := load(t, bare, wat(t, "llm.wat"), Config{ID: "llm@3", Kind: KindPersonality, Optional: []Capability{CapLLM}})
+	got, err = o.Call(ctx, "adjust", []byte(req))
+	if err != nil || !strings.Contains(string(got), `"type":"not_granted"`) {
+		t.Fatalf("optional llm not granted: %s, %v", got, err)
+	}
+	// Optional and granted: the real function.
+	g := load(t, h, wat(t, "llm.wat"), Config{ID: "llm@4", Kind: KindPersonality, Capabilities: []Capability{CapLLM}, Optional: []Capability{CapLLM}})
+	llm.fail = nil
+	if got, err := g.Call(ctx, "adjust", []byte(req)); err != nil || !strings.Contains(string(got), "be bold") {
+		t.Fatalf("optional llm granted: %s, %v", got, err)
+	}
 }
 
 func TestWASIClosedForm(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -69,9 +70,11 @@ func sigMarker() signature { return sig(nil, nil) }
 // and compiles wasm (the compiled code lands in the cache, so a later Load
 // is quick), then checks the ABI marker, the memory and allocator exports,
 // the operation exports of kind, and that every import is a host function
-// of a granted capability or a WASI function. limits are checked for range
-// and the module's initial memory must fit limits.MemoryBytes.
-func (h *Host) Validate(ctx context.Context, wasm []byte, kind Kind, caps []Capability, limits Limits) (Info, error) {
+// of a granted (or optional) capability or a WASI function. limits are
+// checked for range and the module's initial memory must fit
+// limits.MemoryBytes. optional lists capabilities the plugin runs without
+// (Config.Optional).
+func (h *Host) Validate(ctx context.Context, wasm []byte, kind Kind, caps []Capability, limits Limits, optional ...Capability) (Info, error) {
 	if h.isClosed() {
 		return Info{}, errors.New("plugin host is closed: create a new Host to validate plugins")
 	}
@@ -81,7 +84,7 @@ func (h *Host) Validate(ctx context.Context, wasm []byte, kind Kind, caps []Capa
 	}
 	r := h.newRuntime(ctx, l)
 	defer r.Close(ctx)
-	cm, info, err := h.inspect(ctx, r, wasm, kind, caps)
+	cm, info, err := h.inspect(ctx, r, wasm, kind, caps, optional)
 	if err != nil {
 		return Info{}, err
 	}
@@ -91,7 +94,7 @@ func (h *Host) Validate(ctx context.Context, wasm []byte, kind Kind, caps []Capa
 
 // inspect compiles wasm in r and checks it against the ABI. On success the
 // caller owns the compiled module.
-func (h *Host) inspect(ctx context.Context, r wazero.Runtime, wasm []byte, kind Kind, caps []Capability) (wazero.CompiledModule, Info, error) {
+func (h *Host) inspect(ctx context.Context, r wazero.Runtime, wasm []byte, kind Kind, caps, optional []Capability) (wazero.CompiledModule, Info, error) {
 	if err := kind.check(); err != nil {
 		return nil, Info{}, fmt.Errorf("invalid plugin manifest: %w", err)
 	}
@@ -101,6 +104,13 @@ func (h *Host) inspect(ctx context.Context, r wazero.Runtime, wasm []byte, kind 
 			return nil, Info{}, fmt.Errorf("invalid plugin manifest: %w", err)
 		}
 		granted[c] = true
+	}
+	linkable := maps.Clone(granted)
+	for _, c := range optional {
+		if err := c.check(); err != nil {
+			return nil, Info{}, fmt.Errorf("invalid plugin manifest: optional: %w", err)
+		}
+		linkable[c] = true
 	}
 	if granted[CapLLM] && h.opts.LLM == nil {
 		return nil, Info{}, errors.New("invalid plugin manifest: the llm capability cannot be granted: this swarmd has no LLM configured (configure one, or remove llm from the plugin's capabilities)")
@@ -113,7 +123,7 @@ func (h *Host) inspect(ctx context.Context, r wazero.Runtime, wasm []byte, kind 
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("invalid plugin: the module does not decode, validate or fit its memory limit: %w (if the upload was truncated or corrupted, upload it again; if its initial memory is over the limit, raise memory_bytes)", err)
 	}
-	info, problems := h.check(cm, wasm, kind, granted)
+	info, problems := h.check(cm, wasm, kind, linkable)
 	if len(problems) > 0 {
 		_ = cm.Close(ctx)
 		return nil, Info{}, fmt.Errorf("invalid plugin: %s", strings.Join(problems, "; "))
@@ -143,7 +153,7 @@ func checkHeader(b []byte) error {
 }
 
 // check returns the module's Info and every way it breaks the ABI.
-func (h *Host) check(cm wazero.CompiledModule, wasm []byte, kind Kind, granted map[Capability]bool) (Info, []string) {
+func (h *Host) check(cm wazero.CompiledModule, wasm []byte, kind Kind, linkable map[Capability]bool) (Info, []string) {
 	info := Info{ABIVersion: ABIVersion, Kind: kind}
 	exports := cm.ExportedFunctions()
 
@@ -265,8 +275,8 @@ func (h *Host) check(cm wazero.CompiledModule, wasm []byte, kind Kind, granted m
 			if want := sig(f.params, f.results); got != want {
 				problems = append(problems, fmt.Sprintf("the module imports %s with type %s; ABI v1 defines it as %s", full, got, want))
 			}
-			if !granted[f.cap] {
-				problems = append(problems, fmt.Sprintf("the module imports %s, which needs the %q capability, and that was not granted (add %s to the manifest's capabilities and have the operator's policy allow it, or drop the import)", full, f.cap, f.cap))
+			if !linkable[f.cap] {
+				problems = append(problems, fmt.Sprintf("the module imports %s, which needs the %q capability, and that was not granted (add %s to the manifest's capabilities and have the operator's policy allow it, list it in optional_capabilities if the plugin can run without it, or drop the import)", full, f.cap, f.cap))
 			}
 		case wasi_snapshot_preview1.ModuleName:
 			info.UsesWASI = true

@@ -108,7 +108,8 @@ func (r *Registry) gates(ctx context.Context, p *v1.Plugin, v *v1.PluginVersion,
 		return nil, err
 	}
 	step(StateValidating, "validating the module")
-	if _, err := r.opts.Host.Validate(ctx, module, plugin.Kind(m.Kind), capabilities(m.Capabilities), limits(m)); err != nil {
+	granted, optional := r.grantsFor(m)
+	if _, err := r.opts.Host.Validate(ctx, module, plugin.Kind(m.Kind), granted, limits(m), optional...); err != nil {
 		return nil, fmt.Errorf("validation: %w", err)
 	}
 	step(StateBenchmarking, "benchmarking on the "+m.Kind+" smoke workload")
@@ -264,6 +265,20 @@ var errUnchanged = errors.New("unchanged")
 // unfinished reports whether v's gates were started but not finished.
 func unfinished(v *v1.PluginVersion) bool {
 	return v.GetState() == StateValidating || v.GetState() == StateBenchmarking
+}
+
+// grantsFor returns what a manifest gets: its required capabilities (the
+// gates checked they are granted) plus the optional ones the operator
+// grants (llm only when this swarmd has an LLM), and all optional ones for
+// linking stubs.
+func (r *Registry) grantsFor(m Manifest) (granted, optional []plugin.Capability) {
+	granted = capabilities(m.Capabilities)
+	for _, c := range m.OptionalCapabilities {
+		if contains(r.opts.Grants, c) && (c != string(plugin.CapLLM) || r.opts.Host.HasLLM()) {
+			granted = append(granted, plugin.Capability(c))
+		}
+	}
+	return granted, capabilities(m.OptionalCapabilities)
 }
 
 func capabilities(cs []string) []plugin.Capability {

@@ -31,9 +31,12 @@ type Manifest struct {
 	Kind         string   `json:"kind"`
 	ABI          int      `json:"abi"`
 	Capabilities []string `json:"capabilities,omitempty"`
-	Limits       Limits   `json:"limits,omitempty"`
-	Description  string   `json:"description,omitempty"`
-	Author       string   `json:"author,omitempty"`
+	// OptionalCapabilities are used when granted; without them the plugin
+	// still runs (their host functions refuse).
+	OptionalCapabilities []string `json:"optional_capabilities,omitempty"`
+	Limits               Limits   `json:"limits,omitempty"`
+	Description          string   `json:"description,omitempty"`
+	Author               string   `json:"author,omitempty"`
 }
 
 // Limits bound a plugin's instances and calls; zero means the default.
@@ -105,14 +108,20 @@ func (m Manifest) Check() error {
 		return bad("abi", "ABI version %d is not supported; this swarmd supports 1", m.ABI)
 	}
 	seen := map[string]bool{}
-	for _, c := range m.Capabilities {
-		if !contains(knownCapabilities, c) {
-			return bad("capabilities", "%q is not one of %s", c, strings.Join(knownCapabilities, ", "))
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"capabilities", m.Capabilities}, {"optional_capabilities", m.OptionalCapabilities}} {
+		key := l.key
+		for _, c := range l.list {
+			if !contains(knownCapabilities, c) {
+				return bad(key, "%q is not one of %s", c, strings.Join(knownCapabilities, ", "))
+			}
+			if seen[c] {
+				return bad(key, "%q is listed twice (a capability is either required or optional)", c)
+			}
+			seen[c] = true
 		}
-		if seen[c] {
-			return bad("capabilities", "%q is listed twice", c)
-		}
-		seen[c] = true
 	}
 	l := m.Limits
 	if l.MemoryBytes != 0 && (l.MemoryBytes < 1<<20 || l.MemoryBytes > 4<<30) {

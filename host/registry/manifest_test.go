@@ -37,6 +37,8 @@ func TestBadManifestsNameTheKey(t *testing.T) {
 		{"abi: 2\n", `ABI version 2 is not supported`},
 		{"capabilities: [root]\n", `key "capabilities": "root"`},
 		{"capabilities: [log, log]\n", `listed twice`},
+		{"optional_capabilities: [root]\n", `key "optional_capabilities": "root"`},
+		{"optional_capabilities: [log]\n", `key "optional_capabilities": "log" is listed twice`},
 		{"limits: {memory_bytes: 10}\n", `key "limits.memory_bytes"`},
 		{"limits: {call_timeout_millis: -1}\n", `key "limits.call_timeout_millis"`},
 		{"limits: {max_output_bytes: 1}\n", `key "limits.max_output_bytes"`},

@@ -523,7 +523,7 @@ func kindName(k v1.PluginKind) string {
 func manifestProto(m Manifest) *v1.PluginManifest {
 	return &v1.PluginManifest{
 		Name: m.Name, Version: m.Version, Kind: kindProto(m.Kind), AbiVersion: int32(m.ABI),
-		Capabilities: m.Capabilities, Description: m.Description, Author: m.Author,
+		Capabilities: m.Capabilities, OptionalCapabilities: m.OptionalCapabilities, Description: m.Description, Author: m.Author,
 		Limits: &v1.PluginLimits{MemoryBytes: m.Limits.MemoryBytes, CallTimeoutMillis: m.Limits.CallTimeoutMillis, MaxOutputBytes: m.Limits.MaxOutputBytes},
 	}
 }
@@ -531,7 +531,7 @@ func manifestProto(m Manifest) *v1.PluginManifest {
 func manifestFrom(p *v1.PluginManifest) Manifest {
 	return Manifest{
 		Name: p.GetName(), Version: p.GetVersion(), Kind: kindName(p.GetKind()), ABI: int(p.GetAbiVersion()),
-		Capabilities: p.GetCapabilities(), Description: p.GetDescription(), Author: p.GetAuthor(),
+		Capabilities: p.GetCapabilities(), OptionalCapabilities: p.GetOptionalCapabilities(), Description: p.GetDescription(), Author: p.GetAuthor(),
 		Limits: Limits{MemoryBytes: p.GetLimits().GetMemoryBytes(), CallTimeoutMillis: p.GetLimits().GetCallTimeoutMillis(), MaxOutputBytes: p.GetLimits().GetMaxOutputBytes()},
 	}
 }

@@ -273,6 +273,22 @@ func TestBuiltinInterruptedMidGateIsFinishedNextStart(t *testing.T) {
 	}
 }
 
+// TestOptionalCapabilityNotGrantedStillLands: a plugin that can use an LLM
+// but does not need one lands as Candidate on a swarmd that grants none;
+// the same capability as a requirement is rejected with the reason.
+func TestOptionalCapabilityNotGrantedStillLands(t *testing.T) {
+	f := newFixture(t)
+	manifest, module := builtin(t, "personality-balanced")
+	optional := append(withLine(manifest, "name", "name: maybe-llm"), []byte("\noptional_capabilities: [llm]\n")...)
+	if v := f.upload(t, optional, module); v.GetState() != StateCandidate || len(v.GetManifest().GetOptionalCapabilities()) != 1 {
+		t.Fatalf("optional llm: %s %q, manifest %v", v.GetState(), v.GetReason(), v.GetManifest())
+	}
+	required := withLine(withLine(manifest, "name", "name: needs-llm"), "capabilities", "capabilities: [llm]")
+	if v := f.upload(t, required, module); v.GetState() != StateRejected || !strings.Contains(v.GetReason(), `capability "llm" is not granted`) {
+		t.Fatalf("required llm: %s %q", v.GetState(), v.GetReason())
+	}
+}
+
 func TestSignaturesAreEnforced(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

@@ -64,8 +64,9 @@ type observation struct {
 
 // smoke runs the kind's workload and returns its scores.
 func (r *Registry) smoke(ctx context.Context, id string, module []byte, m Manifest) (map[string]float64, error) {
+	granted, optional := r.grantsFor(m)
 	p, err := r.opts.Host.Load(ctx, module, plugin.Config{
-		ID: id, Kind: plugin.Kind(m.Kind), Capabilities: capabilities(m.Capabilities), Limits: limits(m), Seed: 1, MaxInstances: 2,
+		ID: id, Kind: plugin.Kind(m.Kind), Capabilities: granted, Optional: optional, Limits: limits(m), Seed: 1, MaxInstances: 2,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)

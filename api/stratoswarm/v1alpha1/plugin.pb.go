@@ -386,17 +386,20 @@ func (x *PluginVersion) GetBuiltin() bool {
 
 // PluginManifest is plugin.yaml.
 type PluginManifest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Kind          PluginKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=stratoswarm.v1alpha1.PluginKind" json:"kind,omitempty"`
-	AbiVersion    int32                  `protobuf:"varint,4,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
-	Capabilities  []string               `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	Limits        *PluginLimits          `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
-	Description   string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
-	Author        string                 `protobuf:"bytes,8,opt,name=author,proto3" json:"author,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version      string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Kind         PluginKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=stratoswarm.v1alpha1.PluginKind" json:"kind,omitempty"`
+	AbiVersion   int32                  `protobuf:"varint,4,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
+	Capabilities []string               `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Limits       *PluginLimits          `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	Description  string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	Author       string                 `protobuf:"bytes,8,opt,name=author,proto3" json:"author,omitempty"`
+	// optional_capabilities are capabilities the plugin uses when granted and
+	// runs without otherwise (their host functions then refuse).
+	OptionalCapabilities []string `protobuf:"bytes,9,rep,name=optional_capabilities,json=optionalCapabilities,proto3" json:"optional_capabilities,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PluginManifest) Reset() {
@@ -483,6 +486,13 @@ func (x *PluginManifest) GetAuthor() string {
 		return x.Author
 	}
 	return ""
+}
+
+func (x *PluginManifest) GetOptionalCapabilities() []string {
+	if x != nil {
+		return x.OptionalCapabilities
+	}
+	return nil
 }
 
 // PluginLimits bound every instance and call of a plugin.
@@ -1492,7 +1502,7 @@ const file_stratoswarm_v1alpha1_plugin_proto_rawDesc = "" +
 	"\abuiltin\x18\f \x01(\bR\abuiltin\x1a9\n" +
 	"\vScoresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xaf\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xe4\x02\n" +
 	"\x0ePluginManifest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x124\n" +
@@ -1502,7 +1512,8 @@ const file_stratoswarm_v1alpha1_plugin_proto_rawDesc = "" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12:\n" +
 	"\x06limits\x18\x06 \x01(\v2\".stratoswarm.v1alpha1.PluginLimitsR\x06limits\x12 \n" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x12\x16\n" +
-	"\x06author\x18\b \x01(\tR\x06author\"\x8b\x01\n" +
+	"\x06author\x18\b \x01(\tR\x06author\x123\n" +
+	"\x15optional_capabilities\x18\t \x03(\tR\x14optionalCapabilities\"\x8b\x01\n" +
 	"\fPluginLimits\x12!\n" +
 	"\fmemory_bytes\x18\x01 \x01(\x03R\vmemoryBytes\x12.\n" +
 	"\x13call_timeout_millis\x18\x02 \x01(\x03R\x11callTimeoutMillis\x12(\n" +

@@ -49,3 +49,16 @@ func Call(ptr, n uint32, op string, handle func(op string, request []byte) []byt
 	runtime.Gosched()
 	return uint64(p)<<32 | uint64(len(resp))
 }
+
+// Take returns a copy of the first n bytes of the pinned buffer at ptr and
+// frees it: for responses the host writes into a buffer it got from
+// swarm_alloc (llm_complete). ok is false for an unknown buffer.
+func Take(ptr, n uint32) ([]byte, bool) {
+	b, ok := pinned.Bytes(uintptr(ptr), int(n))
+	if !ok {
+		return nil, false
+	}
+	out := append([]byte(nil), b...)
+	pinned.Free(uintptr(ptr))
+	return out, true
+}

@@ -21,7 +21,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: plugins ## build swarmd and swarmctl into bin/ (with the built-in plugins embedded)
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl ./benchmarks/agents/tspsolver
 
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm

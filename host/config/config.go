@@ -50,6 +50,10 @@ type Config struct {
 	AllowUnsignedPlugins bool `json:"allow-unsigned-plugins"`
 	// MaxPluginBytes bounds an uploaded plugin module.
 	MaxPluginBytes int64 `json:"max-plugin-bytes"`
+	// TSPSolver is the tspsolver example agent's binary, run once per
+	// evaluation by the tsplib suites; empty finds "tspsolver" beside the
+	// running binary, then on PATH.
+	TSPSolver string `json:"tspsolver"`
 }
 
 // PluginCapabilities are the capabilities a grant may name.
@@ -209,7 +213,7 @@ func explainYAML(err error) error {
 // Keys lists the configuration keys.
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
-		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes"}
+		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -232,6 +236,7 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.StringSlice("plugin-grants", d.PluginGrants, "capabilities plugins may use: "+strings.Join(PluginCapabilities, ","))
 	fs.Bool("allow-unsigned-plugins", d.AllowUnsignedPlugins, "DEVELOPMENT ONLY: accept unsigned plugins and plugins whose signature does not verify")
 	fs.Int64("max-plugin-bytes", d.MaxPluginBytes, "largest plugin module an upload may carry")
+	fs.String("tspsolver", d.TSPSolver, "the tspsolver binary the tsplib suites run (default: beside this binary, then PATH)")
 }
 
 // Load builds the configuration: defaults, then the config file (from
@@ -315,6 +320,8 @@ func (c *Config) set(key, v string) error {
 			return fmt.Errorf("want an integer, got %q", v)
 		}
 		c.MaxPluginBytes = n
+	case "tspsolver":
+		c.TSPSolver = v
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

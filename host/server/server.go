@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,10 +29,12 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/config"
+	"github.com/stratoswarm/stratoswarm/host/evolve"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
+	"github.com/stratoswarm/stratoswarm/host/suite"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
 
@@ -47,6 +50,8 @@ type Server struct {
 
 	plugins  *plugin.Host
 	registry *registry.Registry
+	engine   *evolve.Engine
+	catalog  suite.Catalog
 
 	grpc       *grpc.Server
 	health     *health.Server
@@ -128,6 +133,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(err)
 	}
 	evidence.reg = s.registry
+	s.catalog = suite.Catalog{TSPSolver: findTSPSolver(cfg.TSPSolver), DataDir: filepath.Join(cfg.CacheDir, "suites")}
+	s.engine = evolve.New(evolve.Options{
+		Store:      s.store,
+		Plugins:    s.registry,
+		Suites:     s.catalog,
+		Agents:     store.NewRepository[*v1.Agent](s.store, kindAgent, true),
+		Operations: store.NewRepository[*v1.Operation](s.store, kindOperation, true),
+		Logger:     log.With("component", "evolve"),
+	})
 	if cfg.AllowUnsignedPlugins {
 		log.Warn("allow-unsigned-plugins is on: unsigned and unverified plugins are accepted; never use this in production")
 	}
@@ -160,6 +174,27 @@ func (s *Server) build() {
 	v1.RegisterAgentServiceServer(s.grpc, &agentService{agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true)})
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
+	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
+	v1.RegisterSuiteServiceServer(s.grpc, &suiteService{catalog: s.catalog})
+}
+
+// findTSPSolver resolves the tspsolver command: the configured path, the
+// binary beside this one (make build puts both in bin/), or PATH. Nil when
+// there is none: the tsplib suites then say how to get one.
+func findTSPSolver(configured string) []string {
+	if configured != "" {
+		return []string{configured}
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "tspsolver")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return []string{p}
+		}
+	}
+	if p, err := exec.LookPath("tspsolver"); err == nil {
+		return []string{p}
+	}
+	return nil
 }
 
 // evidenceSink forwards plugin failures to the registry, which is created
@@ -213,6 +248,11 @@ func (s *Server) Start() error {
 		}
 		if err := s.registry.InstallBuiltins(ctx, builtin.FS()); err != nil && ctx.Err() == nil {
 			s.log.Error("install built-in plugins", "err", err)
+		}
+		// Evolutions need their strategies: resume them once the
+		// built-ins are in.
+		if err := s.engine.Start(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("resume evolutions", "err", err)
 		}
 	}()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -349,6 +389,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.gwConn.Close()
 		}
 		s.wg.Wait()
+		s.engine.Close()
 		s.registry.Close(context.Background())
 		s.plugins.Close(context.Background())
 		err = s.store.Close()

@@ -2161,6 +2161,118 @@ func (x *GetCandidateRequest) GetName() string {
 	return ""
 }
 
+// EvolutionCheckpoint is the engine's durable state of an evolution between
+// steps: the strategy's snapshot and the batch in flight. swarmd writes it
+// after every step, synced, and resumes from it after a restart. It is
+// internal (no service serves it); its shape may change between releases.
+type EvolutionCheckpoint struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// generation is the generation in progress (0-based).
+	Generation int32 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	// strategy_version is the plugin version the snapshot came from.
+	StrategyVersion string `protobuf:"bytes,3,opt,name=strategy_version,json=strategyVersion,proto3" json:"strategy_version,omitempty"`
+	// snapshot is the strategy's swarm_strategy_snapshot result (JSON).
+	Snapshot []byte `protobuf:"bytes,4,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// pending names the candidates of the generation in progress, in the
+	// order the strategy proposed them; empty between generations.
+	Pending []string `protobuf:"bytes,5,rep,name=pending,proto3" json:"pending,omitempty"`
+	// evaluations counts candidates evaluated so far (not rejected ones).
+	Evaluations int64 `protobuf:"varint,6,opt,name=evaluations,proto3" json:"evaluations,omitempty"`
+	// proposed counts candidates proposed so far.
+	Proposed int64 `protobuf:"varint,7,opt,name=proposed,proto3" json:"proposed,omitempty"`
+	// elapsed is the wall time spent running, summed over restarts.
+	Elapsed       *durationpb.Duration `protobuf:"bytes,8,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvolutionCheckpoint) Reset() {
+	*x = EvolutionCheckpoint{}
+	mi := &file_stratoswarm_v1alpha1_evolution_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvolutionCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvolutionCheckpoint) ProtoMessage() {}
+
+func (x *EvolutionCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_stratoswarm_v1alpha1_evolution_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvolutionCheckpoint.ProtoReflect.Descriptor instead.
+func (*EvolutionCheckpoint) Descriptor() ([]byte, []int) {
+	return file_stratoswarm_v1alpha1_evolution_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *EvolutionCheckpoint) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *EvolutionCheckpoint) GetGeneration() int32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *EvolutionCheckpoint) GetStrategyVersion() string {
+	if x != nil {
+		return x.StrategyVersion
+	}
+	return ""
+}
+
+func (x *EvolutionCheckpoint) GetSnapshot() []byte {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *EvolutionCheckpoint) GetPending() []string {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+func (x *EvolutionCheckpoint) GetEvaluations() int64 {
+	if x != nil {
+		return x.Evaluations
+	}
+	return 0
+}
+
+func (x *EvolutionCheckpoint) GetProposed() int64 {
+	if x != nil {
+		return x.Proposed
+	}
+	return 0
+}
+
+func (x *EvolutionCheckpoint) GetElapsed() *durationpb.Duration {
+	if x != nil {
+		return x.Elapsed
+	}
+	return nil
+}
+
 var File_stratoswarm_v1alpha1_evolution_proto protoreflect.FileDescriptor
 
 const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
@@ -2344,7 +2456,18 @@ const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
 	"\x10resource_version\x18\x03 \x01(\tR\x0fresourceVersion\"G\n" +
 	"\x13GetCandidateRequest\x12\x1c\n" +
 	"\tevolution\x18\x01 \x01(\tR\tevolution\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name2\xd1\x03\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xc7\x02\n" +
+	"\x13EvolutionCheckpoint\x12<\n" +
+	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x05R\n" +
+	"generation\x12)\n" +
+	"\x10strategy_version\x18\x03 \x01(\tR\x0fstrategyVersion\x12\x1a\n" +
+	"\bsnapshot\x18\x04 \x01(\fR\bsnapshot\x12\x18\n" +
+	"\apending\x18\x05 \x03(\tR\apending\x12 \n" +
+	"\vevaluations\x18\x06 \x01(\x03R\vevaluations\x12\x1a\n" +
+	"\bproposed\x18\a \x01(\x03R\bproposed\x123\n" +
+	"\aelapsed\x18\b \x01(\v2\x19.google.protobuf.DurationR\aelapsed2\xd1\x03\n" +
 	"\fSuiteService\x12T\n" +
 	"\vCreateSuite\x12(.stratoswarm.v1alpha1.CreateSuiteRequest\x1a\x1b.stratoswarm.v1alpha1.Suite\x12N\n" +
 	"\bGetSuite\x12%.stratoswarm.v1alpha1.GetSuiteRequest\x1a\x1b.stratoswarm.v1alpha1.Suite\x12_\n" +
@@ -2376,7 +2499,7 @@ func file_stratoswarm_v1alpha1_evolution_proto_rawDescGZIP() []byte {
 }
 
 var file_stratoswarm_v1alpha1_evolution_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stratoswarm_v1alpha1_evolution_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_stratoswarm_v1alpha1_evolution_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_stratoswarm_v1alpha1_evolution_proto_goTypes = []any{
 	(Objective_Direction)(0),        // 0: stratoswarm.v1alpha1.Objective.Direction
 	(*Suite)(nil),                   // 1: stratoswarm.v1alpha1.Suite
@@ -2413,99 +2536,102 @@ var file_stratoswarm_v1alpha1_evolution_proto_goTypes = []any{
 	(*ListCandidatesRequest)(nil),   // 32: stratoswarm.v1alpha1.ListCandidatesRequest
 	(*ListCandidatesResponse)(nil),  // 33: stratoswarm.v1alpha1.ListCandidatesResponse
 	(*GetCandidateRequest)(nil),     // 34: stratoswarm.v1alpha1.GetCandidateRequest
-	nil,                             // 35: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry
-	nil,                             // 36: stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
-	nil,                             // 37: stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
-	nil,                             // 38: stratoswarm.v1alpha1.TaskResult.ScoresEntry
-	(*ObjectMeta)(nil),              // 39: stratoswarm.v1alpha1.ObjectMeta
-	(*durationpb.Duration)(nil),     // 40: google.protobuf.Duration
-	(*structpb.Struct)(nil),         // 41: google.protobuf.Struct
-	(*Condition)(nil),               // 42: stratoswarm.v1alpha1.Condition
-	(*SearchSpace)(nil),             // 43: stratoswarm.v1alpha1.SearchSpace
-	(*PluginRef)(nil),               // 44: stratoswarm.v1alpha1.PluginRef
-	(*timestamppb.Timestamp)(nil),   // 45: google.protobuf.Timestamp
-	(*TrustScore)(nil),              // 46: stratoswarm.v1alpha1.TrustScore
-	(EventType)(0),                  // 47: stratoswarm.v1alpha1.EventType
-	(*Operation)(nil),               // 48: stratoswarm.v1alpha1.Operation
+	(*EvolutionCheckpoint)(nil),     // 35: stratoswarm.v1alpha1.EvolutionCheckpoint
+	nil,                             // 36: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry
+	nil,                             // 37: stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
+	nil,                             // 38: stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
+	nil,                             // 39: stratoswarm.v1alpha1.TaskResult.ScoresEntry
+	(*ObjectMeta)(nil),              // 40: stratoswarm.v1alpha1.ObjectMeta
+	(*durationpb.Duration)(nil),     // 41: google.protobuf.Duration
+	(*structpb.Struct)(nil),         // 42: google.protobuf.Struct
+	(*Condition)(nil),               // 43: stratoswarm.v1alpha1.Condition
+	(*SearchSpace)(nil),             // 44: stratoswarm.v1alpha1.SearchSpace
+	(*PluginRef)(nil),               // 45: stratoswarm.v1alpha1.PluginRef
+	(*timestamppb.Timestamp)(nil),   // 46: google.protobuf.Timestamp
+	(*TrustScore)(nil),              // 47: stratoswarm.v1alpha1.TrustScore
+	(EventType)(0),                  // 48: stratoswarm.v1alpha1.EventType
+	(*Operation)(nil),               // 49: stratoswarm.v1alpha1.Operation
 }
 var file_stratoswarm_v1alpha1_evolution_proto_depIdxs = []int32{
-	39, // 0: stratoswarm.v1alpha1.Suite.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	40, // 0: stratoswarm.v1alpha1.Suite.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
 	2,  // 1: stratoswarm.v1alpha1.Suite.spec:type_name -> stratoswarm.v1alpha1.SuiteSpec
 	5,  // 2: stratoswarm.v1alpha1.Suite.status:type_name -> stratoswarm.v1alpha1.SuiteStatus
 	3,  // 3: stratoswarm.v1alpha1.SuiteSpec.tasks:type_name -> stratoswarm.v1alpha1.Task
-	35, // 4: stratoswarm.v1alpha1.SuiteSpec.subsets:type_name -> stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry
-	40, // 5: stratoswarm.v1alpha1.SuiteSpec.task_timeout:type_name -> google.protobuf.Duration
-	41, // 6: stratoswarm.v1alpha1.Task.params:type_name -> google.protobuf.Struct
-	42, // 7: stratoswarm.v1alpha1.SuiteStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	39, // 8: stratoswarm.v1alpha1.Evolution.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	36, // 4: stratoswarm.v1alpha1.SuiteSpec.subsets:type_name -> stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry
+	41, // 5: stratoswarm.v1alpha1.SuiteSpec.task_timeout:type_name -> google.protobuf.Duration
+	42, // 6: stratoswarm.v1alpha1.Task.params:type_name -> google.protobuf.Struct
+	43, // 7: stratoswarm.v1alpha1.SuiteStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
+	40, // 8: stratoswarm.v1alpha1.Evolution.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
 	7,  // 9: stratoswarm.v1alpha1.Evolution.spec:type_name -> stratoswarm.v1alpha1.EvolutionSpec
 	11, // 10: stratoswarm.v1alpha1.Evolution.status:type_name -> stratoswarm.v1alpha1.EvolutionStatus
-	43, // 11: stratoswarm.v1alpha1.EvolutionSpec.search_space:type_name -> stratoswarm.v1alpha1.SearchSpace
-	44, // 12: stratoswarm.v1alpha1.EvolutionSpec.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
+	44, // 11: stratoswarm.v1alpha1.EvolutionSpec.search_space:type_name -> stratoswarm.v1alpha1.SearchSpace
+	45, // 12: stratoswarm.v1alpha1.EvolutionSpec.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
 	8,  // 13: stratoswarm.v1alpha1.EvolutionSpec.objectives:type_name -> stratoswarm.v1alpha1.Objective
 	9,  // 14: stratoswarm.v1alpha1.EvolutionSpec.budget:type_name -> stratoswarm.v1alpha1.Budget
 	10, // 15: stratoswarm.v1alpha1.EvolutionSpec.stages:type_name -> stratoswarm.v1alpha1.Stage
-	44, // 16: stratoswarm.v1alpha1.EvolutionSpec.trust_scorer:type_name -> stratoswarm.v1alpha1.PluginRef
-	44, // 17: stratoswarm.v1alpha1.EvolutionSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
+	45, // 16: stratoswarm.v1alpha1.EvolutionSpec.trust_scorer:type_name -> stratoswarm.v1alpha1.PluginRef
+	45, // 17: stratoswarm.v1alpha1.EvolutionSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
 	0,  // 18: stratoswarm.v1alpha1.Objective.direction:type_name -> stratoswarm.v1alpha1.Objective.Direction
-	40, // 19: stratoswarm.v1alpha1.Budget.wall_time:type_name -> google.protobuf.Duration
-	36, // 20: stratoswarm.v1alpha1.EvolutionStatus.best_scores:type_name -> stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
-	45, // 21: stratoswarm.v1alpha1.EvolutionStatus.start_time:type_name -> google.protobuf.Timestamp
-	45, // 22: stratoswarm.v1alpha1.EvolutionStatus.end_time:type_name -> google.protobuf.Timestamp
-	42, // 23: stratoswarm.v1alpha1.EvolutionStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	39, // 24: stratoswarm.v1alpha1.Candidate.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	41, // 19: stratoswarm.v1alpha1.Budget.wall_time:type_name -> google.protobuf.Duration
+	37, // 20: stratoswarm.v1alpha1.EvolutionStatus.best_scores:type_name -> stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
+	46, // 21: stratoswarm.v1alpha1.EvolutionStatus.start_time:type_name -> google.protobuf.Timestamp
+	46, // 22: stratoswarm.v1alpha1.EvolutionStatus.end_time:type_name -> google.protobuf.Timestamp
+	43, // 23: stratoswarm.v1alpha1.EvolutionStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
+	40, // 24: stratoswarm.v1alpha1.Candidate.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
 	13, // 25: stratoswarm.v1alpha1.Candidate.spec:type_name -> stratoswarm.v1alpha1.CandidateSpec
 	14, // 26: stratoswarm.v1alpha1.Candidate.status:type_name -> stratoswarm.v1alpha1.CandidateStatus
-	41, // 27: stratoswarm.v1alpha1.CandidateSpec.genome:type_name -> google.protobuf.Struct
-	37, // 28: stratoswarm.v1alpha1.CandidateStatus.scores:type_name -> stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
+	42, // 27: stratoswarm.v1alpha1.CandidateSpec.genome:type_name -> google.protobuf.Struct
+	38, // 28: stratoswarm.v1alpha1.CandidateStatus.scores:type_name -> stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
 	15, // 29: stratoswarm.v1alpha1.CandidateStatus.task_results:type_name -> stratoswarm.v1alpha1.TaskResult
-	46, // 30: stratoswarm.v1alpha1.CandidateStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
-	38, // 31: stratoswarm.v1alpha1.TaskResult.scores:type_name -> stratoswarm.v1alpha1.TaskResult.ScoresEntry
-	40, // 32: stratoswarm.v1alpha1.TaskResult.duration:type_name -> google.protobuf.Duration
+	47, // 30: stratoswarm.v1alpha1.CandidateStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
+	39, // 31: stratoswarm.v1alpha1.TaskResult.scores:type_name -> stratoswarm.v1alpha1.TaskResult.ScoresEntry
+	41, // 32: stratoswarm.v1alpha1.TaskResult.duration:type_name -> google.protobuf.Duration
 	1,  // 33: stratoswarm.v1alpha1.CreateSuiteRequest.suite:type_name -> stratoswarm.v1alpha1.Suite
 	1,  // 34: stratoswarm.v1alpha1.ListSuitesResponse.suites:type_name -> stratoswarm.v1alpha1.Suite
-	47, // 35: stratoswarm.v1alpha1.WatchSuitesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	48, // 35: stratoswarm.v1alpha1.WatchSuitesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
 	1,  // 36: stratoswarm.v1alpha1.WatchSuitesResponse.suite:type_name -> stratoswarm.v1alpha1.Suite
 	6,  // 37: stratoswarm.v1alpha1.CreateEvolutionRequest.evolution:type_name -> stratoswarm.v1alpha1.Evolution
 	6,  // 38: stratoswarm.v1alpha1.ListEvolutionsResponse.evolutions:type_name -> stratoswarm.v1alpha1.Evolution
-	47, // 39: stratoswarm.v1alpha1.WatchEvolutionsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	48, // 39: stratoswarm.v1alpha1.WatchEvolutionsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
 	6,  // 40: stratoswarm.v1alpha1.WatchEvolutionsResponse.evolution:type_name -> stratoswarm.v1alpha1.Evolution
-	44, // 41: stratoswarm.v1alpha1.ResumeEvolutionRequest.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
+	45, // 41: stratoswarm.v1alpha1.ResumeEvolutionRequest.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
 	12, // 42: stratoswarm.v1alpha1.ListCandidatesResponse.candidates:type_name -> stratoswarm.v1alpha1.Candidate
-	4,  // 43: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry.value:type_name -> stratoswarm.v1alpha1.TaskList
-	16, // 44: stratoswarm.v1alpha1.SuiteService.CreateSuite:input_type -> stratoswarm.v1alpha1.CreateSuiteRequest
-	17, // 45: stratoswarm.v1alpha1.SuiteService.GetSuite:input_type -> stratoswarm.v1alpha1.GetSuiteRequest
-	18, // 46: stratoswarm.v1alpha1.SuiteService.ListSuites:input_type -> stratoswarm.v1alpha1.ListSuitesRequest
-	20, // 47: stratoswarm.v1alpha1.SuiteService.DeleteSuite:input_type -> stratoswarm.v1alpha1.DeleteSuiteRequest
-	21, // 48: stratoswarm.v1alpha1.SuiteService.WatchSuites:input_type -> stratoswarm.v1alpha1.WatchSuitesRequest
-	23, // 49: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:input_type -> stratoswarm.v1alpha1.CreateEvolutionRequest
-	24, // 50: stratoswarm.v1alpha1.EvolutionService.GetEvolution:input_type -> stratoswarm.v1alpha1.GetEvolutionRequest
-	25, // 51: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:input_type -> stratoswarm.v1alpha1.ListEvolutionsRequest
-	27, // 52: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:input_type -> stratoswarm.v1alpha1.WatchEvolutionsRequest
-	29, // 53: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:input_type -> stratoswarm.v1alpha1.PauseEvolutionRequest
-	30, // 54: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:input_type -> stratoswarm.v1alpha1.ResumeEvolutionRequest
-	31, // 55: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:input_type -> stratoswarm.v1alpha1.CancelEvolutionRequest
-	32, // 56: stratoswarm.v1alpha1.EvolutionService.ListCandidates:input_type -> stratoswarm.v1alpha1.ListCandidatesRequest
-	34, // 57: stratoswarm.v1alpha1.EvolutionService.GetCandidate:input_type -> stratoswarm.v1alpha1.GetCandidateRequest
-	1,  // 58: stratoswarm.v1alpha1.SuiteService.CreateSuite:output_type -> stratoswarm.v1alpha1.Suite
-	1,  // 59: stratoswarm.v1alpha1.SuiteService.GetSuite:output_type -> stratoswarm.v1alpha1.Suite
-	19, // 60: stratoswarm.v1alpha1.SuiteService.ListSuites:output_type -> stratoswarm.v1alpha1.ListSuitesResponse
-	1,  // 61: stratoswarm.v1alpha1.SuiteService.DeleteSuite:output_type -> stratoswarm.v1alpha1.Suite
-	22, // 62: stratoswarm.v1alpha1.SuiteService.WatchSuites:output_type -> stratoswarm.v1alpha1.WatchSuitesResponse
-	48, // 63: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:output_type -> stratoswarm.v1alpha1.Operation
-	6,  // 64: stratoswarm.v1alpha1.EvolutionService.GetEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	26, // 65: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:output_type -> stratoswarm.v1alpha1.ListEvolutionsResponse
-	28, // 66: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:output_type -> stratoswarm.v1alpha1.WatchEvolutionsResponse
-	6,  // 67: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	48, // 68: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:output_type -> stratoswarm.v1alpha1.Operation
-	6,  // 69: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	33, // 70: stratoswarm.v1alpha1.EvolutionService.ListCandidates:output_type -> stratoswarm.v1alpha1.ListCandidatesResponse
-	12, // 71: stratoswarm.v1alpha1.EvolutionService.GetCandidate:output_type -> stratoswarm.v1alpha1.Candidate
-	58, // [58:72] is the sub-list for method output_type
-	44, // [44:58] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	40, // 43: stratoswarm.v1alpha1.EvolutionCheckpoint.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	41, // 44: stratoswarm.v1alpha1.EvolutionCheckpoint.elapsed:type_name -> google.protobuf.Duration
+	4,  // 45: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry.value:type_name -> stratoswarm.v1alpha1.TaskList
+	16, // 46: stratoswarm.v1alpha1.SuiteService.CreateSuite:input_type -> stratoswarm.v1alpha1.CreateSuiteRequest
+	17, // 47: stratoswarm.v1alpha1.SuiteService.GetSuite:input_type -> stratoswarm.v1alpha1.GetSuiteRequest
+	18, // 48: stratoswarm.v1alpha1.SuiteService.ListSuites:input_type -> stratoswarm.v1alpha1.ListSuitesRequest
+	20, // 49: stratoswarm.v1alpha1.SuiteService.DeleteSuite:input_type -> stratoswarm.v1alpha1.DeleteSuiteRequest
+	21, // 50: stratoswarm.v1alpha1.SuiteService.WatchSuites:input_type -> stratoswarm.v1alpha1.WatchSuitesRequest
+	23, // 51: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:input_type -> stratoswarm.v1alpha1.CreateEvolutionRequest
+	24, // 52: stratoswarm.v1alpha1.EvolutionService.GetEvolution:input_type -> stratoswarm.v1alpha1.GetEvolutionRequest
+	25, // 53: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:input_type -> stratoswarm.v1alpha1.ListEvolutionsRequest
+	27, // 54: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:input_type -> stratoswarm.v1alpha1.WatchEvolutionsRequest
+	29, // 55: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:input_type -> stratoswarm.v1alpha1.PauseEvolutionRequest
+	30, // 56: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:input_type -> stratoswarm.v1alpha1.ResumeEvolutionRequest
+	31, // 57: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:input_type -> stratoswarm.v1alpha1.CancelEvolutionRequest
+	32, // 58: stratoswarm.v1alpha1.EvolutionService.ListCandidates:input_type -> stratoswarm.v1alpha1.ListCandidatesRequest
+	34, // 59: stratoswarm.v1alpha1.EvolutionService.GetCandidate:input_type -> stratoswarm.v1alpha1.GetCandidateRequest
+	1,  // 60: stratoswarm.v1alpha1.SuiteService.CreateSuite:output_type -> stratoswarm.v1alpha1.Suite
+	1,  // 61: stratoswarm.v1alpha1.SuiteService.GetSuite:output_type -> stratoswarm.v1alpha1.Suite
+	19, // 62: stratoswarm.v1alpha1.SuiteService.ListSuites:output_type -> stratoswarm.v1alpha1.ListSuitesResponse
+	1,  // 63: stratoswarm.v1alpha1.SuiteService.DeleteSuite:output_type -> stratoswarm.v1alpha1.Suite
+	22, // 64: stratoswarm.v1alpha1.SuiteService.WatchSuites:output_type -> stratoswarm.v1alpha1.WatchSuitesResponse
+	49, // 65: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:output_type -> stratoswarm.v1alpha1.Operation
+	6,  // 66: stratoswarm.v1alpha1.EvolutionService.GetEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	26, // 67: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:output_type -> stratoswarm.v1alpha1.ListEvolutionsResponse
+	28, // 68: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:output_type -> stratoswarm.v1alpha1.WatchEvolutionsResponse
+	6,  // 69: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	49, // 70: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:output_type -> stratoswarm.v1alpha1.Operation
+	6,  // 71: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	33, // 72: stratoswarm.v1alpha1.EvolutionService.ListCandidates:output_type -> stratoswarm.v1alpha1.ListCandidatesResponse
+	12, // 73: stratoswarm.v1alpha1.EvolutionService.GetCandidate:output_type -> stratoswarm.v1alpha1.Candidate
+	60, // [60:74] is the sub-list for method output_type
+	46, // [46:60] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_stratoswarm_v1alpha1_evolution_proto_init() }
@@ -2521,7 +2647,7 @@ func file_stratoswarm_v1alpha1_evolution_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stratoswarm_v1alpha1_evolution_proto_rawDesc), len(file_stratoswarm_v1alpha1_evolution_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -68,7 +68,7 @@ type Options struct {
 	// Operations, if set, gets one Operation per evolution
 	// ("evolution-NAME"), done when the evolution ends.
 	Operations *store.Repository[*v1.Operation]
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Engine runs evolutions. Its methods are safe for concurrent use.

@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build testdata/badstrategy: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "tspsolver"), "../../benchmarks/agents/tspsolver").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build tspsolver: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -90,7 +94,7 @@ func newWorld(t *testing.T, dir string) *world {
 	if err := reg.InstallBuiltins(ctx, fsys); err != nil {
 		t.Fatal(err)
 	}
-	eng := New(Options{Store: st, Plugins: reg, Suites: suite.Catalog{DataDir: filepath.Join(dir, "suites")}})
+	eng := New(Options{Store: st, Plugins: reg, Suites: suite.Catalog{DataDir: filepath.Join(dir, "suites"), TSPSolver: []string{filepath.Join(builtDir, "tspsolver")}}})
 	w := &world{t: t, dir: dir, st: st, host: host, reg: reg, eng: eng}
 	t.Cleanup(w.close)
 	return w
@@ -427,5 +431,43 @@ func TestATrapPausesAndAnotherVersionContinues(t *testing.T) {
 	}
 	if len(w.archive("trap")) != 40 {
 		t.Fatalf("archive size %d", len(w.archive("trap")))
+	}
+}
+
+// TestStagedTSPEvolution evolves the tspsolver on tsplib-small with two
+// stages: every candidate runs eil51; only those within 5% of optimal run
+// the rest. Candidates report the stage they reached, and the best one
+// went through both.
+func TestStagedTSPEvolution(t *testing.T) {
+	w := newWorld(t, t.TempDir())
+	ctx := context.Background()
+	evo := evolution("tsp", "tsplib-small", "random", 16, 11)
+	evo.Spec.Stages = []*v1.Stage{{Name: "first", Subset: "small", Threshold: 0.05}, {Name: "all", Subset: "full"}}
+	if _, err := w.eng.Create(ctx, evo, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := w.waitPhase("tsp", PhaseSucceeded, PhasePaused, PhaseFailed)
+	if got.GetStatus().GetPhase() != PhaseSucceeded {
+		t.Fatalf("status %v", got.GetStatus())
+	}
+	stages := map[string]int{}
+	for _, c := range w.archive("tsp") {
+		st := c.GetStatus()
+		stages[st.GetStage()]++
+		n := len(st.GetTaskResults())
+		switch {
+		case st.GetPhase() == CandidateFailed:
+		case st.GetStage() == "first" && (n != 1 || st.GetScores()["gap"] <= 0.05):
+			t.Errorf("%s stopped at the first stage with %d tasks and gap %v", c.GetMetadata().GetName(), n, st.GetScores()["gap"])
+		case st.GetStage() == "all" && n != 3:
+			t.Errorf("%s reached the last stage with %d tasks", c.GetMetadata().GetName(), n)
+		}
+	}
+	if stages["all"] == 0 {
+		t.Fatalf("no candidate passed the first stage: %v", stages)
+	}
+	best := w.archive("tsp")[got.GetStatus().GetBestCandidate()]
+	if best.GetStatus().GetStage() != "all" {
+		t.Fatalf("the best candidate did not go through every stage: %v", best.GetStatus())
 	}
 }

@@ -140,7 +140,7 @@ func (s *tspSuite) Evaluate(ctx context.Context, genome map[string]any, task Tas
 	if err != nil {
 		return fail("encode the genome: %v", err)
 	}
-	out, err := s.run.run(ctx, g, "--seed", strconv.FormatUint(seed, 10), "--deterministic", filepath.Join(s.dir, task.Name+".tsp"))
+	out, err := s.run.run(ctx, g, "--genome", "-", "--seed", strconv.FormatUint(seed, 10), "--deterministic", filepath.Join(s.dir, task.Name+".tsp"))
 	if err != nil {
 		return fail("%v", err)
 	}

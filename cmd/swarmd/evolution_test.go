@@ -93,7 +93,9 @@ func TestKilledDaemonResumesEvolutions(t *testing.T) {
 	p2 := spawn(t, dir)
 	evos, ctx = p2.evolutions(t, dir)
 	for _, name := range []string{"ref", "cut"} {
-		evo := waitEvolution(t, evos, ctx, name, func(e *v1.Evolution) bool { return e.GetStatus().GetPhase() != "Running" && e.GetStatus().GetPhase() != "Pending" })
+		evo := waitEvolution(t, evos, ctx, name, func(e *v1.Evolution) bool {
+			return e.GetStatus().GetPhase() != "Running" && e.GetStatus().GetPhase() != "Pending"
+		})
 		if evo.GetStatus().GetPhase() != "Succeeded" || evo.GetStatus().GetEvaluations() != 1200 {
 			t.Fatalf("%s after the restart: %v", name, evo.GetStatus())
 		}

@@ -54,6 +54,14 @@ type Config struct {
 	// evaluation by the tsplib suites; empty finds "tspsolver" beside the
 	// running binary, then on PATH.
 	TSPSolver string `json:"tspsolver"`
+	// LLMEndpoint is an OpenAI-compatible API's base URL for plugins with
+	// the llm capability; empty: no LLM.
+	LLMEndpoint string `json:"llm-endpoint"`
+	// LLMModel is the model used when a plugin's request names none.
+	LLMModel string `json:"llm-model"`
+	// LLMAPIKeyFile holds the API key (read at start; the key itself is
+	// never a flag, so it stays out of process listings).
+	LLMAPIKeyFile string `json:"llm-api-key-file"`
 }
 
 // PluginCapabilities are the capabilities a grant may name.
@@ -213,7 +221,7 @@ func explainYAML(err error) error {
 // Keys lists the configuration keys.
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
-		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver"}
+		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -237,6 +245,9 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.Bool("allow-unsigned-plugins", d.AllowUnsignedPlugins, "DEVELOPMENT ONLY: accept unsigned plugins and plugins whose signature does not verify")
 	fs.Int64("max-plugin-bytes", d.MaxPluginBytes, "largest plugin module an upload may carry")
 	fs.String("tspsolver", d.TSPSolver, "the tspsolver binary the tsplib suites run (default: beside this binary, then PATH)")
+	fs.String("llm-endpoint", d.LLMEndpoint, "OpenAI-compatible API base URL for plugins granted llm (empty: none)")
+	fs.String("llm-model", d.LLMModel, "model used when a plugin's request names none")
+	fs.String("llm-api-key-file", d.LLMAPIKeyFile, "file holding the LLM API key")
 }
 
 // Load builds the configuration: defaults, then the config file (from
@@ -322,6 +333,12 @@ func (c *Config) set(key, v string) error {
 		c.MaxPluginBytes = n
 	case "tspsolver":
 		c.TSPSolver = v
+	case "llm-endpoint":
+		c.LLMEndpoint = v
+	case "llm-model":
+		c.LLMModel = v
+	case "llm-api-key-file":
+		c.LLMAPIKeyFile = v
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

@@ -30,6 +30,7 @@ import (
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/config"
 	"github.com/stratoswarm/stratoswarm/host/evolve"
+	"github.com/stratoswarm/stratoswarm/host/llm"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
 	"github.com/stratoswarm/stratoswarm/host/registry"
@@ -111,11 +112,27 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.nodes = store.NewRepository[*v1.Node](s.store, kindNode, false)
 	evidence := &evidenceSink{}
-	s.plugins, err = plugin.NewHost(context.Background(), plugin.Options{
+	popts := plugin.Options{
 		CacheDir: filepath.Join(cfg.CacheDir, "wasm"),
 		Logger:   log.With("component", "plugin"),
 		Evidence: evidence,
-	})
+	}
+	if cfg.LLMEndpoint != "" {
+		key := ""
+		if cfg.LLMAPIKeyFile != "" {
+			b, err := os.ReadFile(cfg.LLMAPIKeyFile)
+			if err != nil {
+				return fail(fmt.Errorf("llm-api-key-file: %w", err))
+			}
+			key = strings.TrimSpace(string(b))
+		}
+		client, err := llm.New(llm.Options{Endpoint: cfg.LLMEndpoint, Model: cfg.LLMModel, APIKey: key})
+		if err != nil {
+			return fail(fmt.Errorf("llm-endpoint: %w", err))
+		}
+		popts.LLM = client
+	}
+	s.plugins, err = plugin.NewHost(context.Background(), popts)
 	if err != nil {
 		return fail(fmt.Errorf("start plugin host: %w", err))
 	}

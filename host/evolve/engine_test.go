@@ -466,8 +466,14 @@ func TestStagedTSPEvolution(t *testing.T) {
 	if stages["all"] == 0 {
 		t.Fatalf("no candidate passed the first stage: %v", stages)
 	}
-	best := w.archive("tsp")[got.GetStatus().GetBestCandidate()]
+	arch := w.archive("tsp")
+	best := arch[got.GetStatus().GetBestCandidate()]
 	if best.GetStatus().GetStage() != "all" {
 		t.Fatalf("the best candidate did not go through every stage: %v", best.GetStatus())
+	}
+	// The incumbent design was evaluated on every task, outside the budget.
+	base := arch[BaselineCandidate]
+	if base == nil || base.GetStatus().GetPhase() != CandidateEvaluated || len(base.GetStatus().GetTaskResults()) != 3 || len(arch) != 17 {
+		t.Fatalf("baseline %v; archive of %d", base.GetStatus(), len(arch))
 	}
 }

@@ -117,6 +117,9 @@ func (r *runner) loop(ctx context.Context) error {
 	if err := r.openStrategy(ctx); err != nil {
 		return err
 	}
+	if err := r.evaluateBaseline(ctx); err != nil {
+		return err
+	}
 	if _, err := r.e.evolutions.Modify(ctx, r.name, nil, func(evo *v1.Evolution) error {
 		if evo.Status.GetPhase() != PhasePending && evo.Status.GetPhase() != PhaseRunning {
 			return fmt.Errorf("evolution %s became %s", r.name, evo.Status.GetPhase())
@@ -280,7 +283,7 @@ func (r *runner) replay(ctx context.Context) error {
 	byGen := map[int32][]*v1.Candidate{}
 	var gens []int32
 	for _, c := range all {
-		if c.GetStatus().GetPhase() == CandidateProposed {
+		if c.GetStatus().GetPhase() == CandidateProposed || c.GetMetadata().GetName() == BaselineCandidate {
 			continue
 		}
 		g := c.GetSpec().GetGeneration()
@@ -506,6 +509,42 @@ func (r *runner) evaluateOne(ctx context.Context, c *v1.Candidate) error {
 		return nil
 	})
 	return err
+}
+
+// baseliner is a suite with an incumbent design to measure against.
+type baseliner interface {
+	Baseline() map[string]any
+}
+
+// BaselineCandidate names the candidate that holds the suite's incumbent
+// design, evaluated once before the first generation. The strategy never
+// sees it and it does not count against the budget.
+const BaselineCandidate = "baseline"
+
+// evaluateBaseline evaluates the suite's incumbent design once, on every
+// task, when the suite has one and the genome fits the evolution's space.
+func (r *runner) evaluateBaseline(ctx context.Context) error {
+	b, ok := r.plan.suite.(baseliner)
+	if !ok {
+		return nil
+	}
+	if c, err := r.cands.Get(ctx, BaselineCandidate); err == nil && c.GetStatus().GetPhase() != CandidateProposed {
+		return nil
+	}
+	genome := b.Baseline()
+	if err := space.CheckGenome(r.plan.space, genome); err != nil {
+		return nil // another space: nothing to compare with
+	}
+	if err := r.storeProposal(ctx, 0, proposal{ID: BaselineCandidate, Genome: genome, Operator: "baseline"}, ""); err != nil {
+		return err
+	}
+	c, err := r.cands.Get(ctx, BaselineCandidate)
+	if err != nil {
+		return err
+	}
+	full := *r.plan
+	full.stages, full.stageTasks = nil, [][]suite.Task{r.plan.suite.Tasks()}
+	return (&runner{e: r.e, name: r.name, evo: r.evo, plan: &full, cands: r.cands}).evaluateOne(ctx, c)
 }
 
 // candidateSeed derives a candidate's evaluation seed from the run's.

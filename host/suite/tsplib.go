@@ -122,6 +122,10 @@ func (s *tspSuite) Space() *v1.SearchSpace {
 	return sp
 }
 
+// Baseline is the incumbent design evolutions are measured against: the
+// solver's default genome.
+func (s *tspSuite) Baseline() map[string]any { return solver.DefaultGenome().Map() }
+
 // tspResult is what tspsolver prints.
 type tspResult struct {
 	Instance string   `json:"instance"`

@@ -298,6 +298,21 @@ type ObserveRequest struct {
 
 // UnmarshalJSON accepts lowerCamel and proto field names.
 func (r *ObserveRequest) UnmarshalJSON(data []byte) error {
+	// Fast path: the host writes plain numbers, so one struct decode does
+	// it; the field decoder (numeric strings) is the fallback. Decoding is
+	// most of an observe call's cost in Wasm.
+	var fast struct {
+		Version int          `json:"version"`
+		Results []fastResult `json:"results"`
+	}
+	if err := json.Unmarshal(data, &fast); err == nil {
+		r.Version = fast.Version
+		r.Results = make([]Result, len(fast.Results))
+		for i, x := range fast.Results {
+			r.Results[i] = Result(x)
+		}
+		return nil
+	}
 	d, err := newFieldDecoder(data)
 	if err != nil {
 		return err
@@ -326,6 +341,9 @@ type Result struct {
 	Stage    string `json:"stage,omitempty"`
 	Complete bool   `json:"complete,omitempty"`
 }
+
+// fastResult is Result without its UnmarshalJSON, for the fast path.
+type fastResult Result
 
 // TaskScore is one task's outcome for one candidate.
 type TaskScore struct {

@@ -106,12 +106,15 @@ addresses. Every call carries the bearer token that swarmd writes to
 	_ = root.MarkPersistentFlagDirname("data-dir")
 	_ = root.MarkPersistentFlagFilename("config", "yaml", "yml")
 
+	agentCmd := newAgentCmd(o)
+	agentCmd.AddCommand(newAgentEvolveCmd(o))
 	root.AddCommand(
 		newVersionCmd(o),
 		newClusterCmd(o),
 		newNodeCmd(o),
-		newAgentCmd(o),
+		agentCmd,
 		newPluginCmd(o),
+		newEvolutionCmd(o),
 		newConfigCmd(o),
 	)
 	return root, o

@@ -69,6 +69,11 @@ type Options struct {
 	// ("evolution-NAME"), done when the evolution ends.
 	Operations *store.Repository[*v1.Operation]
 	Logger     *slog.Logger
+	// Timings, if set, is told how long each step of a generation took:
+	// step is "strategy" (plugin calls), "evaluate" (the batch's
+	// evaluations, wall time) or "persist" (checkpoint and status writes).
+	// It must be safe for concurrent use.
+	Timings func(step string, d time.Duration)
 }
 
 // Engine runs evolutions. Its methods are safe for concurrent use.

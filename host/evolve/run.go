@@ -181,6 +181,7 @@ func (r *runner) openCheckpoint(ctx context.Context) error {
 
 // saveCheckpoint writes the checkpoint, synced: the commit point of a step.
 func (r *runner) saveCheckpoint(ctx context.Context) error {
+	defer r.time("persist", r.e.now())
 	r.ck.Elapsed = durationpb.New(r.elapsed())
 	r.started = r.e.now()
 	ck := r.ck
@@ -302,6 +303,7 @@ func (r *runner) replay(ctx context.Context) error {
 
 // call runs one strategy operation; a failure is a strategyError.
 func (r *runner) call(ctx context.Context, op string, req []byte) (json.RawMessage, error) {
+	defer r.time("strategy", r.e.now())
 	res, err := r.sess.Call(ctx, op, req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -427,6 +429,7 @@ func (r *runner) storeProposal(ctx context.Context, gen int32, c proposal, reaso
 // evaluate runs the pending candidates that have no result yet, at most
 // parallelism at once, writing each result as it comes.
 func (r *runner) evaluate(ctx context.Context) error {
+	defer r.time("evaluate", r.e.now())
 	var todo []*v1.Candidate
 	for _, id := range r.ck.GetPending() {
 		c, err := r.cands.Get(ctx, id)
@@ -626,8 +629,10 @@ func (r *runner) tell(ctx context.Context, batch []*v1.Candidate) error {
 			res.Reason = "rejected: " + st.GetReason()
 		}
 		res.Complete = st.GetPhase() == CandidateEvaluated && st.GetStage() == lastStage
-		for _, t := range st.GetTaskResults() {
-			res.Tasks = append(res.Tasks, taskScore{Task: t.GetTask(), Scores: t.GetScores(), Failed: t.GetFailed()})
+		if len(st.GetTaskResults()) > 1 { // one task's scores are the scores
+			for _, t := range st.GetTaskResults() {
+				res.Tasks = append(res.Tasks, taskScore{Task: t.GetTask(), Scores: t.GetScores(), Failed: t.GetFailed()})
+			}
 		}
 		req.Results = append(req.Results, res)
 	}
@@ -641,6 +646,7 @@ func (r *runner) tell(ctx context.Context, batch []*v1.Candidate) error {
 
 // updateStatus records progress and the best candidate so far.
 func (r *runner) updateStatus(ctx context.Context, batch []*v1.Candidate) error {
+	defer r.time("persist", r.e.now())
 	primary := r.plan.objectives[0]
 	evo, err := r.e.evolutions.Modify(ctx, r.name, nil, func(evo *v1.Evolution) error {
 		st := evo.Status
@@ -668,6 +674,13 @@ func (r *runner) updateStatus(ctx context.Context, batch []*v1.Candidate) error 
 func (r *runner) complete(c *v1.Candidate) bool {
 	n := len(r.plan.stages)
 	return n == 0 || c.GetStatus().GetStage() == r.plan.stages[n-1].GetName()
+}
+
+// time reports a step's duration to Options.Timings.
+func (r *runner) time(step string, start time.Time) {
+	if f := r.e.opts.Timings; f != nil {
+		f(step, r.e.now().Sub(start))
+	}
 }
 
 // evidence records a fact against the strategy version.

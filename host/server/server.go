@@ -52,6 +52,7 @@ type Server struct {
 	plugins  *plugin.Host
 	registry *registry.Registry
 	engine   *evolve.Engine
+	evoSteps *prometheus.HistogramVec
 	catalog  suite.Catalog
 
 	grpc       *grpc.Server
@@ -158,6 +159,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Agents:     store.NewRepository[*v1.Agent](s.store, kindAgent, true),
 		Operations: store.NewRepository[*v1.Operation](s.store, kindOperation, true),
 		Logger:     log.With("component", "evolve"),
+		Timings: func(step string, d time.Duration) {
+			if s.evoSteps != nil {
+				s.evoSteps.WithLabelValues(step).Observe(d.Seconds())
+			}
+		},
 	})
 	if cfg.AllowUnsignedPlugins {
 		log.Warn("allow-unsigned-plugins is on: unsigned and unverified plugins are accepted; never use this in production")
@@ -173,6 +179,12 @@ func (s *Server) build() {
 	s.metricsReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "swarmd_store_revision", Help: "Newest resource version written to the store.",
 	}, func() float64 { return float64(s.store.Revision()) }))
+	s.evoSteps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "swarmd_evolution_step_seconds",
+		Help:    "Time evolutions spend per step of a generation: strategy (plugin calls), evaluate (a batch's evaluations), persist (checkpoint and status writes).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+	}, []string{"step"})
+	s.metricsReg.MustRegister(s.evoSteps)
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	ic := &interceptors{stopping: s.stopping, token: s.token, limits: requestLimits{}, metrics: newMetrics(s.metricsReg), log: s.log}
 	s.grpc = grpc.NewServer(

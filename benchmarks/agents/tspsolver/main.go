@@ -50,7 +50,10 @@ func main() {
 // usageError is a problem with the command line, genome or instance.
 type usageError struct{ err error }
 
+// Error returns the message of the wrapped error.
 func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e usageError) Unwrap() error { return e.err }
 
 // run is the command with its arguments and streams; it returns the exit

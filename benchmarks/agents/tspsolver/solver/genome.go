@@ -141,7 +141,7 @@ func params() []param {
 			desc: "slightly_worse acceptance temperature, in mean edge lengths",
 			get:  func(g *Genome) any { return g.Temperature },
 			set:  func(g *Genome, v any) { g.Temperature = v.(float64) }},
-		{name: "max_iterations", kind: kindInt, min: 0, max: 100000,
+		{name: "max_iterations", kind: kindInt, min: 0, max: 20000,
 			desc: "perturbation + local-search rounds",
 			get:  func(g *Genome) any { return g.MaxIterations },
 			set:  func(g *Genome, v any) { g.MaxIterations = v.(int) }},

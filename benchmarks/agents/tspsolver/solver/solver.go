@@ -30,7 +30,7 @@ type Options struct {
 
 // Result is the outcome of Solve.
 type Result struct {
-	// Tour is the best tour found, as 0-based city indices.
+	// Tour is the best tour found, as 0-based city indices, starting at 0.
 	Tour []int
 	// Length is the length of Tour.
 	Length int
@@ -102,6 +102,9 @@ func Solve(in *tsplib.Instance, g Genome, opt Options) (Result, error) {
 			}
 		}
 	}
+	// Start the tour at city 0.
+	at := slices.Index(best, 0)
+	best = slices.Concat(best[at:], best[:at])
 	return Result{Tour: best, Length: bestLen, Iterations: iterations}, nil
 }
 

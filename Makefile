@@ -26,12 +26,20 @@ build: plugins ## build swarmd and swarmctl into bin/ (with the built-in plugins
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm
 
-run: build ## the main job on embedded defaults (today: the control plane and built-in plugins in local mode)
+# The main job's evolution: strategy, budget and seed (make run RUN_STRATEGY=cmaes).
+RUN_STRATEGY ?= random
+RUN_EVALUATIONS ?= 16
+RUN_SEED ?= 1
+SWARMCTL_RUN = ./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR)
+
+run: build ## the main job: evolve the example TSP solver on tsplib (local mode, embedded defaults) and print a leaderboard
 	@mkdir -p $(RUN_DATA_DIR)
-	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) version
-	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) cluster status
-	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) node ls
-	./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR) plugin ls
+	$(SWARMCTL_RUN) version
+	$(SWARMCTL_RUN) plugin ls
+	$(SWARMCTL_RUN) evolution start tsp-$(RUN_STRATEGY)-$(RUN_SEED) --suite tsplib --strategy $(RUN_STRATEGY) \
+		--max-evaluations $(RUN_EVALUATIONS) --batch-size 8 --parallelism 2 --seed $(RUN_SEED) \
+		--stage first:small:0.02 --stage all:full:0
+	$(SWARMCTL_RUN) evolution leaderboard tsp-$(RUN_STRATEGY)-$(RUN_SEED)
 
 test: plugins ## the whole test suite
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) $(PKGS) ./sdk-wasm/...

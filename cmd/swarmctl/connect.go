@@ -159,7 +159,7 @@ func (o *options) connect(quiet bool) (*conn, error) {
 		if quiet {
 			logOut = io.Discard
 		}
-		srv, err := startLocal(t.dataDir, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		srv, err := startLocal(t.dataDir, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})), logOut)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +191,7 @@ func (o *options) connect(quiet bool) (*conn, error) {
 
 // startLocal runs the control plane in-process on dataDir, listening on a
 // free loopback port without HTTP.
-func startLocal(dataDir string, log *slog.Logger) (*server.Server, error) {
+func startLocal(dataDir string, log *slog.Logger, notes io.Writer) (*server.Server, error) {
 	cfg := config.Default()
 	cfg.DataDir = dataDir
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -216,7 +216,7 @@ func startLocal(dataDir string, log *slog.Logger) (*server.Server, error) {
 	select {
 	case <-srv.BuiltinsInstalled():
 	case <-time.After(time.Second):
-		fmt.Fprintln(os.Stderr, "swarmctl: installing the built-in plugins into "+dataDir+" (first start only)...")
+		fmt.Fprintln(notes, "swarmctl: installing the built-in plugins into "+dataDir+" (first start only)...")
 		<-srv.BuiltinsInstalled()
 	}
 	return srv, nil

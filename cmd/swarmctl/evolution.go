@@ -73,7 +73,7 @@ whose best one the evolution reports.
 	}
 	cmd.AddCommand(
 		newEvolutionStartCmd(o), newEvolutionLsCmd(o), newEvolutionDescribeCmd(o), newEvolutionWatchCmd(o),
-		newEvolutionArchiveCmd(o), newEvolutionLineageCmd(o), newEvolutionBestCmd(o), newEvolutionPlotCmd(o),
+		newEvolutionArchiveCmd(o), newEvolutionLineageCmd(o), newEvolutionBestCmd(o), newEvolutionLeaderboardCmd(o), newEvolutionPlotCmd(o),
 		newEvolutionPauseCmd(o), newEvolutionResumeCmd(o), newEvolutionCancelCmd(o),
 	)
 	return cmd
@@ -1254,11 +1254,18 @@ type scoreRule struct {
 	dir       v1.Objective_Direction
 	// lastStage is the name of the last stage; "" without stages.
 	lastStage string
+	// then are the other objectives, which break ties in order.
+	then []*v1.Objective
 }
 
 // newScoreRule ranks by obj under ev's stages.
 func newScoreRule(ev *v1.Evolution, obj *v1.Objective) scoreRule {
 	r := scoreRule{objective: obj.GetName(), dir: obj.GetDirection()}
+	for _, o := range ev.GetSpec().GetObjectives() {
+		if o.GetName() != obj.GetName() {
+			r.then = append(r.then, o)
+		}
+	}
 	if stages := ev.GetSpec().GetStages(); len(stages) > 0 {
 		r.lastStage = stages[len(stages)-1].GetName()
 	}
@@ -1297,7 +1304,24 @@ func sortByScore(cands []*v1.Candidate, r scoreRule) {
 		if aok != bok {
 			return aok
 		}
-		return aok && r.better(a, b)
+		if !aok {
+			return false
+		}
+		if a != b {
+			return r.better(a, b)
+		}
+		for _, o := range r.then { // ties: the next objectives, in order
+			x, xok := cands[i].GetStatus().GetScores()[o.GetName()]
+			y, yok := cands[j].GetStatus().GetScores()[o.GetName()]
+			if !xok || !yok || x == y {
+				continue
+			}
+			if o.GetDirection() == v1.Objective_MAXIMIZE {
+				return x > y
+			}
+			return x < y
+		}
+		return false
 	})
 }
 

@@ -1042,7 +1042,7 @@ func TestEvolutionCompletionAndHelp(t *testing.T) {
 		subs = append(subs, c.Name())
 	}
 	sort.Strings(subs)
-	if got := strings.Join(subs, " "); got != "archive best cancel describe lineage ls pause plot resume start watch" {
+	if got := strings.Join(subs, " "); got != "archive best cancel describe leaderboard lineage ls pause plot resume start watch" {
 		t.Errorf("subcommands %s", got)
 	}
 	evolve, _, err := root.Find([]string{"agent", "evolve"})

@@ -179,8 +179,19 @@ func (e *Engine) Wait(name string) {
 // A create with the same request id, or of the same name with the same
 // spec, returns the stored evolution.
 func (e *Engine) Create(ctx context.Context, evo *v1.Evolution, requestID string) (*v1.Evolution, error) {
-	if _, err := e.planFor(ctx, evo.GetSpec()); err != nil {
+	pl, err := e.planFor(ctx, evo.GetSpec())
+	if err != nil {
 		return nil, err
+	}
+	// Record the objectives the run optimises, defaults included, so that
+	// clients know the primary one and its direction.
+	evo.Spec.Objectives = nil
+	for _, o := range pl.objectives {
+		dir := v1.Objective_MINIMIZE
+		if o.Maximize {
+			dir = v1.Objective_MAXIMIZE
+		}
+		evo.Spec.Objectives = append(evo.Spec.Objectives, &v1.Objective{Name: o.Name, Direction: dir})
 	}
 	ref := evo.GetSpec().GetStrategy()
 	if _, _, err := e.opts.Plugins.Open(ctx, ref.GetName(), ref.GetVersion(), plugin.KindStrategy); err != nil {

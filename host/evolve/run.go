@@ -655,9 +655,8 @@ func (r *runner) updateStatus(ctx context.Context, batch []*v1.Candidate) error 
 			if c.GetStatus().GetPhase() != CandidateEvaluated || !r.complete(c) {
 				continue
 			}
-			v := c.GetStatus().GetScores()[primary.Name]
-			best, ok := st.GetBestScores()[primary.Name]
-			if st.GetBestCandidate() == "" || !ok || suite.Better(primary, v, best) {
+			if _, ok := st.GetBestScores()[primary.Name]; st.GetBestCandidate() == "" || !ok ||
+				suite.BetterScores(r.plan.objectives, c.GetStatus().GetScores(), st.GetBestScores()) {
 				st.BestCandidate, st.BestScores = c.GetMetadata().GetName(), c.GetStatus().GetScores()
 			}
 		}

@@ -124,6 +124,27 @@ func Better(o Objective, a, b float64) bool {
 	}
 }
 
+// BetterScores reports whether scores a beat scores b: on the first
+// objective, then, when equal, on the next, and so on (a missing score
+// loses).
+func BetterScores(objectives []Objective, a, b map[string]float64) bool {
+	for _, o := range objectives {
+		x, xok := a[o.Name]
+		y, yok := b[o.Name]
+		switch {
+		case xok && !yok:
+			return true
+		case !xok:
+			return false
+		case Better(o, x, y):
+			return true
+		case Better(o, y, x):
+			return false
+		}
+	}
+	return false
+}
+
 // Catalog resolves suite names to built-in suites.
 type Catalog struct {
 	// TSPSolver is the command that runs the tspsolver example agent, e.g.

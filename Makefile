@@ -44,8 +44,8 @@ run: build ## the main job: evolve the example TSP solver on tsplib (local mode,
 test: plugins ## the whole test suite
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) $(PKGS) ./sdk-wasm/...
 
-bench: plugins ## performance benchmarks with ratios against the alternatives
-	$(GO) test -run '^$$' -bench . -benchtime 20000x ./benchmarks/perf/
+bench: build ## performance benchmarks with ratios against the alternatives
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -timeout 60m ./benchmarks/perf/
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -148,3 +149,57 @@ func BenchmarkEngineGeneration(b *testing.B) {
 }
 
 func marshalSpace(s *v1.SearchSpace) ([]byte, error) { return protojsonMarshal(s) }
+
+// BenchmarkTSPLIBStrategies evolves the tspsolver's design on tsplib with
+// each built-in strategy under the same budget (24 evaluations, staged:
+// eil51, berlin52, st70 first, all 14 instances for designs within 2%),
+// seed 1, and reports the best design's mean gap and time beside the
+// default design's. Metrics: <strategy>-gap and <strategy>-ms (the best
+// design's mean over the 14 instances), default-gap and default-ms. It runs
+// for minutes: make bench runs it once.
+func BenchmarkTSPLIBStrategies(b *testing.B) {
+	tsp := filepath.Join("..", "..", "bin", "tspsolver")
+	if _, err := os.Stat(tsp); err != nil {
+		b.Fatalf("%v: build it first with make build (make bench does)", err)
+	}
+	tspOnce.Do(func() { tspLines, tspMetrics = tsplibStrategies(b) })
+	for _, l := range tspLines {
+		b.Log(l)
+	}
+	for _, m := range tspMetrics {
+		b.ReportMetric(m.v, m.unit)
+	}
+}
+
+// tspOnce, tspLines and tspMetrics cache BenchmarkTSPLIBStrategies' work,
+// which is the same whatever b.N is.
+var (
+	tspOnce    sync.Once
+	tspLines   []string
+	tspMetrics []metric
+)
+
+func tsplibStrategies(b *testing.B) (lines []string, metrics []metric) {
+	eng, done := engineWorld(b, nil)
+	defer done()
+	ctx := context.Background()
+	for _, strategy := range []string{"random", "cmaes", "dgm", "adas", "swarmagentic"} {
+		name := "tsp-" + strategy
+		wall, evo := runEvolution(b, eng, name, &v1.EvolutionSpec{
+			Strategy: &v1.PluginRef{Name: strategy}, Suite: "tsplib", Seed: 1,
+			Budget: &v1.Budget{MaxEvaluations: 24, BatchSize: 8, Parallelism: 2},
+			Stages: []*v1.Stage{{Name: "first", Subset: "small", Threshold: 0.02}, {Name: "all", Subset: "full"}},
+		})
+		best := evo.GetStatus().GetBestScores()
+		base, err := eng.Candidates(name).Get(ctx, evolve.BaselineCandidate)
+		if err != nil {
+			b.Fatal(err)
+		}
+		metrics = append(metrics, metric{best["gap"], strategy + "-gap"}, metric{best["time_ms"], strategy + "-ms"},
+			metric{base.GetStatus().GetScores()["gap"], "default-gap"}, metric{base.GetStatus().GetScores()["time_ms"], "default-ms"})
+		lines = append(lines, fmt.Sprintf("%-12s best %s: mean gap %.4f%%, %.1f ms per instance; default design: %.4f%%, %.2f ms (%d evaluations, %v)",
+			strategy, evo.GetStatus().GetBestCandidate(), 100*best["gap"], best["time_ms"],
+			100*base.GetStatus().GetScores()["gap"], base.GetStatus().GetScores()["time_ms"], evo.GetStatus().GetEvaluations(), wall.Round(time.Second)))
+	}
+	return lines, metrics
+}

@@ -91,7 +91,7 @@ func readManifest(path string) (manifest, error) {
 }
 
 func TestManifests(t *testing.T) {
-	allowed := []string{"name", "version", "kind", "abi", "capabilities", "limits",
+	allowed := []string{"name", "version", "kind", "abi", "capabilities", "optional_capabilities", "limits",
 		"limits.memory_bytes", "limits.call_timeout_millis", "limits.max_output_bytes", "description", "author"}
 	for _, dir := range pluginDirs(t) {
 		m, err := readManifest(filepath.Join(dir, "plugin.yaml"))
@@ -118,6 +118,11 @@ func TestManifests(t *testing.T) {
 			{"limits.memory_bytes", positive},
 			{"limits.call_timeout_millis", positive},
 			{"limits.max_output_bytes", positive},
+		}
+		// optional_capabilities, when present, is [] or [llm]: a built-in may
+		// use an LLM when the operator grants one and must run without it.
+		if v, ok := m["optional_capabilities"]; ok && v != "[]" && v != "[llm]" {
+			t.Errorf("%s/plugin.yaml: optional_capabilities = %q, want [] or [llm]", dir, v)
 		}
 		for _, c := range checks {
 			if v, ok := m[c.key]; !ok || !c.ok(v) {
@@ -195,9 +200,16 @@ func TestPluginsBuildToABIModules(t *testing.T) {
 				t.Errorf("%s: exports %s, which a %s plugin must not", dir, name, kind)
 			}
 		}
+		m, err := readManifest(filepath.Join(dir, "plugin.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, imp := range mod.imports {
+			if imp == "swarm:host/v1.llm_complete" && m["optional_capabilities"] == "[llm]" {
+				continue // linked to a "not granted" stub when the operator grants no LLM
+			}
 			if !strings.HasPrefix(imp, "wasi_snapshot_preview1.") {
-				t.Errorf("%s: imports %s; a plugin without capabilities may import only WASI", dir, imp)
+				t.Errorf("%s: imports %s; a plugin without capabilities may import only WASI (and llm_complete with optional_capabilities: [llm])", dir, imp)
 			}
 		}
 	}

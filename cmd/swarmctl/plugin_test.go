@@ -62,11 +62,11 @@ func sdkPath(t *testing.T) string {
 	return dir
 }
 
-// needGo skips tests that build Wasm when there is no Go toolchain.
+// needGo fails tests that build Wasm when there is no Go toolchain.
 func needGo(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go tool on PATH: cannot build plugins")
+		t.Fatalf("no go tool on PATH (%v): these tests build Wasm plugins with it", err)
 	}
 }
 
@@ -529,9 +529,6 @@ func TestPluginInitChecksAndRendersEveryKind(t *testing.T) {
 }
 
 func TestPluginTemplatesOfEveryKindPassTheGates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds two more Wasm modules")
-	}
 	e := newEnv(t)
 	key := filepath.Join(t.TempDir(), "k")
 	e.ok("plugin", "keygen", "--out", key)
@@ -675,7 +672,7 @@ func TestExtensionsGuide(t *testing.T) {
 	needGo(t)
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		t.Fatalf("no bash on PATH (%v): the guide's shell blocks run with it", err)
 	}
 	sh, goBlocks := guideBlocks(t, filepath.Join("..", "..", "docs", "dev", "extensions.md"))
 	if len(sh) < 5 {

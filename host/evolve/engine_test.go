@@ -477,3 +477,37 @@ func TestStagedTSPEvolution(t *testing.T) {
 		t.Fatalf("baseline %v; archive of %d", base.GetStatus(), len(arch))
 	}
 }
+
+// TestAgentTemplateCarriesTheSpace: an evolution that names an agent
+// template searches the template's space; an unknown agent is refused.
+func TestAgentTemplateCarriesTheSpace(t *testing.T) {
+	w := newWorld(t, t.TempDir())
+	ctx := context.Background()
+	agents := store.NewRepository[*v1.Agent](w.st, "agents", true)
+	w.eng.opts.Agents = agents
+	space := &v1.SearchSpace{Parameters: []*v1.Parameter{
+		{Name: "x0", Type: &v1.Parameter_Float{Float: &v1.Parameter_FloatRange{Min: -1, Max: 1}}},
+		{Name: "x1", Type: &v1.Parameter_Float{Float: &v1.Parameter_FloatRange{Min: 0, Max: 0.5}}},
+	}}
+	if _, _, err := agents.Create(ctx, &v1.Agent{Metadata: &v1.ObjectMeta{Name: "solver"}, Spec: &v1.AgentSpec{Image: "x", SearchSpace: space}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	evo := evolution("from-agent", "bbob-f1-d2", "random", 16, 3)
+	evo.Spec.Agent = "solver"
+	if _, err := w.eng.Create(ctx, evo, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitPhase("from-agent", PhaseSucceeded)
+	for name, c := range w.archive("from-agent") {
+		x1 := c.GetSpec().GetGenome().AsMap()["x1"].(float64)
+		if x1 < 0 || x1 > 0.5 {
+			t.Fatalf("candidate %s: x1 = %v is outside the agent's space", name, x1)
+		}
+	}
+	bad := evolution("ghost-agent", "bbob-f1-d2", "random", 8, 3)
+	bad.Spec.Agent = "ghost"
+	var fe *FieldError
+	if _, err := w.eng.Create(ctx, bad, ""); !errors.As(err, &fe) || fe.Field != "spec.agent" {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}

@@ -53,7 +53,11 @@ type Server struct {
 	registry *registry.Registry
 	engine   *evolve.Engine
 	evoSteps *prometheus.HistogramVec
-	catalog  suite.Catalog
+
+	pluginGauges *prometheus.GaugeVec
+	gaugeMu      sync.Mutex
+	gaugeNames   map[string]map[string]bool // plugin → metric names seen
+	catalog      suite.Catalog
 
 	grpc       *grpc.Server
 	health     *health.Server
@@ -117,6 +121,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		CacheDir: filepath.Join(cfg.CacheDir, "wasm"),
 		Logger:   log.With("component", "plugin"),
 		Evidence: evidence,
+		Metrics:  s.pluginMetric,
 	}
 	if cfg.LLMEndpoint != "" {
 		key := ""
@@ -185,6 +190,11 @@ func (s *Server) build() {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
 	}, []string{"step"})
 	s.metricsReg.MustRegister(s.evoSteps)
+	s.pluginGauges = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "swarm_plugin_metric",
+		Help: "Gauges plugins report through swarm:host/v1.metric (capability metrics), by plugin version and name.",
+	}, []string{"plugin", "name"})
+	s.metricsReg.MustRegister(s.pluginGauges)
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	ic := &interceptors{stopping: s.stopping, token: s.token, limits: requestLimits{}, metrics: newMetrics(s.metricsReg), log: s.log}
 	s.grpc = grpc.NewServer(
@@ -205,6 +215,33 @@ func (s *Server) build() {
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
 	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterSuiteServiceServer(s.grpc, &suiteService{catalog: s.catalog})
+}
+
+// maxPluginMetricNames bounds the distinct metric names one plugin version
+// can create, so a plugin cannot blow up /metrics.
+const maxPluginMetricNames = 64
+
+// pluginMetric records a plugin's gauge (plugin.Options.Metrics).
+func (s *Server) pluginMetric(pluginID, name string, value float64) {
+	if s.pluginGauges == nil {
+		return
+	}
+	s.gaugeMu.Lock()
+	if s.gaugeNames == nil {
+		s.gaugeNames = map[string]map[string]bool{}
+	}
+	names := s.gaugeNames[pluginID]
+	if names == nil {
+		names = map[string]bool{}
+		s.gaugeNames[pluginID] = names
+	}
+	if !names[name] && len(names) >= maxPluginMetricNames {
+		s.gaugeMu.Unlock()
+		return
+	}
+	names[name] = true
+	s.gaugeMu.Unlock()
+	s.pluginGauges.WithLabelValues(pluginID, name).Set(value)
 }
 
 // findTSPSolver resolves the tspsolver command: the configured path, the

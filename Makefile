@@ -9,7 +9,7 @@ PKGS := ./...
 TESTFLAGS ?=
 RUN_DATA_DIR ?= $(CURDIR)/out/run
 
-.PHONY: help build plugins run test bench lint proto clean fuzz
+.PHONY: help build plugins run test bench lint proto clean fuzz image
 
 fuzz: ## fuzz the manifest, envelope and SDK request decoders (FUZZTIME=1m each by default)
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $${FUZZTIME:-1m} ./host/registry/
@@ -51,6 +51,9 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS) ./sdk-wasm/...
 	$(GO) tool staticcheck $(PKGS) ./sdk-wasm/...
+
+image: ## the container test image: an OCI layout (and tar) of Debian's busybox-static in out/images
+	$(GO) run ./hack/mkimage --busybox /bin/busybox --out out/images/busybox
 
 proto: ## regenerate api/ Go code from the .proto files (pinned generators)
 	./hack/proto.sh

@@ -9,7 +9,7 @@ PKGS := ./...
 TESTFLAGS ?=
 RUN_DATA_DIR ?= $(CURDIR)/out/run
 
-.PHONY: help build plugins run test bench lint proto clean fuzz image
+.PHONY: help build plugins run test bench lint proto clean fuzz image containerd-smoke
 
 fuzz: ## fuzz the manifest, envelope and SDK request decoders (FUZZTIME=1m each by default)
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime $${FUZZTIME:-1m} ./host/registry/
@@ -54,6 +54,12 @@ lint: ## gofmt, go vet, staticcheck
 
 image: ## the container test image: an OCI layout (and tar) of Debian's busybox-static in out/images
 	$(GO) run ./hack/mkimage --busybox /bin/busybox --out out/images/busybox
+
+containerd-smoke: image ## start our own containerd (hack/containerd.sh), import the test image, run it
+	@sock=$$(./hack/containerd.sh start out/containerd) && \
+	ctr --address $$sock images import --base-name stratoswarm.local/busybox out/images/busybox.tar && \
+	ctr --address $$sock run --rm stratoswarm.local/busybox:test smoke-$$$$ /bin/sh -c 'echo the test image runs under containerd'; \
+	status=$$?; ./hack/containerd.sh stop out/containerd; exit $$status
 
 proto: ## regenerate api/ Go code from the .proto files (pinned generators)
 	./hack/proto.sh

@@ -279,75 +279,20 @@ func WriteTar(dir string, out io.Writer) error {
 // every blob the manifest reaches exists with its digest and size, and the
 // config's diff IDs match the layers. It returns the manifest.
 func Verify(dir string) (ocispec.Manifest, string, error) {
-	var index ocispec.Index
-	if err := readJSON(filepath.Join(dir, ocispec.ImageIndexFile), &index); err != nil {
+	img, err := Open(dir)
+	if err != nil {
 		return ocispec.Manifest{}, "", err
 	}
-	if len(index.Manifests) != 1 {
-		return ocispec.Manifest{}, "", fmt.Errorf("%s: index.json lists %d manifests, want 1", dir, len(index.Manifests))
-	}
-	md := index.Manifests[0]
-	var m ocispec.Manifest
-	if err := readBlob(dir, md, &m); err != nil {
-		return m, "", err
-	}
-	var config ocispec.Image
-	if err := readBlob(dir, m.Config, &config); err != nil {
-		return m, "", err
-	}
-	if len(config.RootFS.DiffIDs) != len(m.Layers) {
-		return m, "", fmt.Errorf("%s: %d layers but %d diff IDs", dir, len(m.Layers), len(config.RootFS.DiffIDs))
-	}
-	for i, l := range m.Layers {
-		b, err := blobBytes(dir, l)
+	for i := range img.manifest.Layers {
+		r, err := img.layer(i)
 		if err != nil {
-			return m, "", err
+			return img.manifest, "", err
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(b))
+		_, err = io.Copy(io.Discard, r)
+		r.Close()
 		if err != nil {
-			return m, "", fmt.Errorf("layer %d: %w", i, err)
-		}
-		raw, err := io.ReadAll(zr)
-		if err != nil {
-			return m, "", fmt.Errorf("layer %d: %w", i, err)
-		}
-		if got := digest.FromBytes(raw); got != config.RootFS.DiffIDs[i] {
-			return m, "", fmt.Errorf("layer %d: diff ID %s, the config says %s", i, got, config.RootFS.DiffIDs[i])
+			return img.manifest, "", err
 		}
 	}
-	return m, md.Annotations[ocispec.AnnotationRefName], nil
-}
-
-func readJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	return nil
-}
-
-// blobBytes reads a blob and checks its size and digest.
-func blobBytes(dir string, d ocispec.Descriptor) ([]byte, error) {
-	if err := d.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("descriptor %s: %w", d.MediaType, err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, ocispec.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) != d.Size || digest.FromBytes(b) != d.Digest {
-		return nil, fmt.Errorf("blob %s: %d bytes with digest %s, the descriptor says %d bytes", d.Digest, len(b), digest.FromBytes(b), d.Size)
-	}
-	return b, nil
-}
-
-func readBlob(dir string, d ocispec.Descriptor, v any) error {
-	b, err := blobBytes(dir, d)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
+	return img.manifest, img.ref, nil
 }

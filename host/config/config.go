@@ -62,6 +62,12 @@ type Config struct {
 	// LLMAPIKeyFile holds the API key (read at start; the key itself is
 	// never a flag, so it stays out of process listings).
 	LLMAPIKeyFile string `json:"llm-api-key-file"`
+	// ContainerdAddress is the containerd socket that runs containers with
+	// runtime "containerd"; empty: no containerd runtime.
+	ContainerdAddress string `json:"containerd-address"`
+	// ContainerdNamespace is the containerd namespace swarmd's containers
+	// live in.
+	ContainerdNamespace string `json:"containerd-namespace"`
 }
 
 // PluginCapabilities are the capabilities a grant may name.
@@ -104,6 +110,8 @@ func Default() Config {
 		NodeName:        strings.ToLower(host),
 		PluginGrants:    []string{"log", "clock", "random", "metrics"},
 		MaxPluginBytes:  64 << 20,
+
+		ContainerdNamespace: "stratoswarm",
 	}
 }
 
@@ -163,6 +171,9 @@ func (c Config) Validate() error {
 	if c.MaxPluginBytes < 1<<10 || c.MaxPluginBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("max-plugin-bytes: %d is outside 1 KiB to 1 GiB", c.MaxPluginBytes))
 	}
+	if c.ContainerdAddress != "" && c.ContainerdNamespace == "" {
+		errs = append(errs, errors.New("containerd-namespace: must not be empty when containerd-address is set"))
+	}
 	if c.WatchHistory < 1 {
 		errs = append(errs, fmt.Errorf("watch-history: %d must be at least 1", c.WatchHistory))
 	}
@@ -221,7 +232,8 @@ func explainYAML(err error) error {
 // Keys lists the configuration keys.
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
-		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file"}
+		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
+		"containerd-address", "containerd-namespace"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -248,6 +260,8 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("llm-endpoint", d.LLMEndpoint, "OpenAI-compatible API base URL for plugins granted llm (empty: none)")
 	fs.String("llm-model", d.LLMModel, "model used when a plugin's request names none")
 	fs.String("llm-api-key-file", d.LLMAPIKeyFile, "file holding the LLM API key")
+	fs.String("containerd-address", d.ContainerdAddress, "containerd socket for containers with runtime containerd (empty: none; hack/containerd.sh start DIR prints one)")
+	fs.String("containerd-namespace", d.ContainerdNamespace, "containerd namespace swarmd's containers live in")
 }
 
 // Load builds the configuration: defaults, then the config file (from
@@ -339,6 +353,10 @@ func (c *Config) set(key, v string) error {
 		c.LLMModel = v
 	case "llm-api-key-file":
 		c.LLMAPIKeyFile = v
+	case "containerd-address":
+		c.ContainerdAddress = v
+	case "containerd-namespace":
+		c.ContainerdNamespace = v
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

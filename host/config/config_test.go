@@ -108,3 +108,18 @@ func TestPluginSettings(t *testing.T) {
 		t.Fatalf("wrong type: %v", err)
 	}
 }
+
+func TestContainerdSettings(t *testing.T) {
+	cfg, err := load(t, "", nil)
+	if err != nil || cfg.ContainerdAddress != "" || cfg.ContainerdNamespace != "stratoswarm" {
+		t.Fatalf("defaults: %q %q %v", cfg.ContainerdAddress, cfg.ContainerdNamespace, err)
+	}
+	cfg, err = load(t, "containerd-address: /file.sock\ncontainerd-namespace: filens\n",
+		map[string]string{"SWARMD_CONTAINERD_ADDRESS": "/env.sock"}, "--containerd-namespace", "flagns")
+	if err != nil || cfg.ContainerdAddress != "/env.sock" || cfg.ContainerdNamespace != "flagns" {
+		t.Fatalf("precedence: %q %q %v", cfg.ContainerdAddress, cfg.ContainerdNamespace, err)
+	}
+	if _, err := load(t, "containerd-address: /x.sock\ncontainerd-namespace: \"\"\n", nil); err == nil || !strings.Contains(err.Error(), "containerd-namespace") {
+		t.Fatalf("empty namespace: %v", err)
+	}
+}

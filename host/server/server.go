@@ -36,6 +36,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/runtime/containerd"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
 
@@ -58,6 +59,11 @@ type Server struct {
 	gaugeMu      sync.Mutex
 	gaugeNames   map[string]map[string]bool // plugin → metric names seen
 	catalog      suite.Catalog
+
+	// containerd runs containers with runtime containerd; nil without
+	// containerd-address.
+	containerd *containerd.Runtime
+	containers *containerService
 
 	grpc       *grpc.Server
 	health     *health.Server
@@ -95,6 +101,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, lock: lock, errc: make(chan error, 2), builtins: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
+		if s.containerd != nil {
+			s.containerd.Close()
+		}
 		if s.plugins != nil {
 			s.plugins.Close(context.Background())
 		}
@@ -170,6 +179,20 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			}
 		},
 	})
+	if cfg.ContainerdAddress != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		s.containerd, err = containerd.New(ctx, containerd.Options{
+			Address:   cfg.ContainerdAddress,
+			Namespace: cfg.ContainerdNamespace,
+			LogDir:    filepath.Join(cfg.DataDir, "containers", "logs"),
+		})
+		cancel()
+		if err != nil {
+			s.registry.Close(context.Background())
+			s.plugins.Close(context.Background())
+			return fail(fmt.Errorf("containerd-address: %w", err))
+		}
+	}
 	if cfg.AllowUnsignedPlugins {
 		log.Warn("allow-unsigned-plugins is on: unsigned and unverified plugins are accepted; never use this in production")
 	}
@@ -215,6 +238,19 @@ func (s *Server) build() {
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
 	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterSuiteServiceServer(s.grpc, &suiteService{catalog: s.catalog})
+	// Container records are synced: they track processes that outlive a
+	// crash of swarmd.
+	s.containers = &containerService{
+		containers: store.NewRepository[*v1.Container](s.store, kindContainer, true),
+		node:       s.cfg.NodeName,
+		log:        s.log.With("component", "containers"),
+		stopping:   s.stopping,
+		wg:         &s.wg,
+	}
+	if s.containerd != nil {
+		s.containers.rt = s.containerd
+	}
+	v1.RegisterContainerServiceServer(s.grpc, s.containers)
 }
 
 // maxPluginMetricNames bounds the distinct metric names one plugin version
@@ -280,6 +316,11 @@ func (s *Server) Start() error {
 	ctx := s.stopping
 	if err := registerNode(ctx, s.nodes, s.cfg.NodeName, node.Probe("/"), s.started, time.Now()); err != nil {
 		return fmt.Errorf("register node %q: %w", s.cfg.NodeName, err)
+	}
+	// Containers that ended while swarmd was down get their exit
+	// recorded, before any request can create one meanwhile.
+	if err := s.containers.reconcile(ctx); err != nil {
+		s.log.Error("reconcile containers", "err", err)
 	}
 	var err error
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
@@ -458,6 +499,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.engine.Close()
 		s.registry.Close(context.Background())
 		s.plugins.Close(context.Background())
+		if s.containerd != nil {
+			s.containerd.Close() // the containers keep running
+		}
 		err = s.store.Close()
 		s.lock.release()
 		s.log.Info("swarmd stopped")

@@ -296,7 +296,7 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		t.Fatalf("after bad input: %v", err)
 	}
 	// A service that is not built yet says so.
-	_, err = v1.NewContainerServiceClient(d.conn).ListContainers(ctx, &v1.ListContainersRequest{})
+	_, err = v1.NewGPUServiceClient(d.conn).ListGPUs(ctx, &v1.ListGPUsRequest{})
 	wantCode(t, err, codes.Unimplemented, "")
 }
 

@@ -115,6 +115,7 @@ addresses. Every call carries the bearer token that swarmd writes to
 		agentCmd,
 		newPluginCmd(o),
 		newEvolutionCmd(o),
+		newContainerCmd(o),
 		newConfigCmd(o),
 	)
 	return root, o
@@ -143,6 +144,9 @@ func execute(ctx context.Context, root *cobra.Command, args []string) int {
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
+	}
+	if ec := (exitCodeError{}); errors.As(err, &ec) {
+		return ec.code // a container's exit code: it said why itself
 	}
 	printError(root.ErrOrStderr(), err)
 	if cmd != nil && isUsageError(err) {

@@ -229,44 +229,12 @@ All pages are fetched unless --limit is given.`,
   swarmctl agent ls -w`,
 		ValidArgsFunction: o.completeAgents(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lf.check(args); err != nil {
-				return err
-			}
-			c, err := o.connect(false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if lf.watch {
-				return watchAgents(ctx, o, c, lf.selector)
-			}
-			var agents []*v1.Agent
-			if len(args) > 0 {
-				for _, name := range args {
-					a, err := c.agents.GetAgent(ctx, &v1.GetAgentRequest{Name: name})
-					if err != nil {
-						return fmt.Errorf("agent %q: %w", name, err)
-					}
-					agents = append(agents, a)
-				}
-			} else if agents, err = listAgents(ctx, c, lf.selector, lf.limit); err != nil {
-				return err
-			}
-			if o.output != outputTable {
-				return printList(o.out, o.output, agents)
-			}
-			if len(agents) == 0 {
-				fmt.Fprintln(o.errOut, "No agents found.")
-				return nil
-			}
-			tw := newTable(o.out)
-			writeRow(tw, agentColumns()...)
-			now := time.Now()
-			for _, a := range agents {
-				writeRow(tw, agentRow(a, now)...)
-			}
-			return tw.Flush()
+			return runLs(cmd.Context(), o, &lf, args, lsSpec[*v1.Agent]{
+				singular: "agent", plural: "agents", header: agentColumns(), row: agentRow, list: listAgents, watch: watchAgents,
+				get: func(ctx context.Context, c *conn, name string) (*v1.Agent, error) {
+					return c.agents.GetAgent(ctx, &v1.GetAgentRequest{Name: name})
+				},
+			})
 		},
 	}
 	lf.bind(cmd)

@@ -456,51 +456,12 @@ running and prints a row, with the event that caused it, for every change.`,
   swarmctl container ls -w`,
 		ValidArgsFunction: o.completeContainers(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lf.check(args); err != nil {
-				return err
-			}
-			c, err := o.connect(false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if lf.watch {
-				stream, err := c.containers().WatchContainers(ctx, &v1.WatchContainersRequest{})
-				if err != nil {
-					return err
-				}
-				return runWatch(ctx, o.out, o.output, watchSpec[*v1.Container]{
-					header:   containerColumns(),
-					row:      containerRow,
-					labels:   func(ct *v1.Container) map[string]string { return ct.GetMetadata().GetLabels() },
-					selector: lf.selector,
-					recv: func() (v1.EventType, *v1.Container, error) {
-						ev, err := stream.Recv()
-						return ev.GetType(), ev.GetContainer(), err
-					},
-				})
-			}
-			var cs []*v1.Container
-			if len(args) > 0 {
-				for _, name := range args {
-					ct, err := c.containers().GetContainer(ctx, &v1.GetContainerRequest{Name: name})
-					if err != nil {
-						return fmt.Errorf("container %q: %w", name, err)
-					}
-					cs = append(cs, ct)
-				}
-			} else if cs, err = listContainers(ctx, c, lf.selector, lf.limit); err != nil {
-				return err
-			}
-			if o.output != outputTable {
-				return printList(o.out, o.output, cs)
-			}
-			if len(cs) == 0 {
-				fmt.Fprintln(o.errOut, "No containers found.")
-				return nil
-			}
-			return writeContainerTable(o.out, cs, time.Now())
+			return runLs(cmd.Context(), o, &lf, args, lsSpec[*v1.Container]{
+				singular: "container", plural: "containers", header: containerColumns(), row: containerRow, list: listContainers, watch: watchContainers,
+				get: func(ctx context.Context, c *conn, name string) (*v1.Container, error) {
+					return c.containers().GetContainer(ctx, &v1.GetContainerRequest{Name: name})
+				},
+			})
 		},
 	}
 	lf.bind(cmd)
@@ -509,12 +470,25 @@ running and prints a row, with the event that caused it, for every change.`,
 
 // writeContainerTable writes the table of `container ls`.
 func writeContainerTable(w io.Writer, cs []*v1.Container, now time.Time) error {
-	tw := newTable(w)
-	writeRow(tw, containerColumns()...)
-	for _, ct := range cs {
-		writeRow(tw, containerRow(ct, now)...)
+	return writeTable(w, containerColumns(), containerRow, cs, now)
+}
+
+// watchContainers streams container events.
+func watchContainers(ctx context.Context, o *options, c *conn, selector string) error {
+	stream, err := c.containers().WatchContainers(ctx, &v1.WatchContainersRequest{})
+	if err != nil {
+		return err
 	}
-	return tw.Flush()
+	return runWatch(ctx, o.out, o.output, watchSpec[*v1.Container]{
+		header:   containerColumns(),
+		row:      containerRow,
+		labels:   func(ct *v1.Container) map[string]string { return ct.GetMetadata().GetLabels() },
+		selector: selector,
+		recv: func() (v1.EventType, *v1.Container, error) {
+			ev, err := stream.Recv()
+			return ev.GetType(), ev.GetContainer(), err
+		},
+	})
 }
 
 // containerRow is one line of `container ls`.

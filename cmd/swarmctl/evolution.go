@@ -572,51 +572,12 @@ running and prints a row, with the event that caused it, for every change.`,
   swarmctl evolution ls -w`,
 		ValidArgsFunction: o.completeEvolutions(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lf.check(args); err != nil {
-				return err
-			}
-			c, err := o.connect(false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if lf.watch {
-				stream, err := c.evolutions().WatchEvolutions(ctx, &v1.WatchEvolutionsRequest{})
-				if err != nil {
-					return err
-				}
-				return runWatch(ctx, o.out, o.output, watchSpec[*v1.Evolution]{
-					header:   evolutionColumns(),
-					row:      evolutionRow,
-					labels:   func(ev *v1.Evolution) map[string]string { return ev.GetMetadata().GetLabels() },
-					selector: lf.selector,
-					recv: func() (v1.EventType, *v1.Evolution, error) {
-						ev, err := stream.Recv()
-						return ev.GetType(), ev.GetEvolution(), err
-					},
-				})
-			}
-			var evs []*v1.Evolution
-			if len(args) > 0 {
-				for _, name := range args {
-					ev, err := c.evolutions().GetEvolution(ctx, &v1.GetEvolutionRequest{Name: name})
-					if err != nil {
-						return fmt.Errorf("evolution %q: %w", name, err)
-					}
-					evs = append(evs, ev)
-				}
-			} else if evs, err = listEvolutions(ctx, c, lf.selector, lf.limit); err != nil {
-				return err
-			}
-			if o.output != outputTable {
-				return printList(o.out, o.output, evs)
-			}
-			if len(evs) == 0 {
-				fmt.Fprintln(o.errOut, "No evolutions found.")
-				return nil
-			}
-			return writeEvolutionTable(o.out, evs, time.Now())
+			return runLs(cmd.Context(), o, &lf, args, lsSpec[*v1.Evolution]{
+				singular: "evolution", plural: "evolutions", header: evolutionColumns(), row: evolutionRow, list: listEvolutions, watch: watchEvolutions,
+				get: func(ctx context.Context, c *conn, name string) (*v1.Evolution, error) {
+					return c.evolutions().GetEvolution(ctx, &v1.GetEvolutionRequest{Name: name})
+				},
+			})
 		},
 	}
 	lf.bind(cmd)
@@ -625,12 +586,25 @@ running and prints a row, with the event that caused it, for every change.`,
 
 // writeEvolutionTable writes the table of `evolution ls`.
 func writeEvolutionTable(w io.Writer, evs []*v1.Evolution, now time.Time) error {
-	tw := newTable(w)
-	writeRow(tw, evolutionColumns()...)
-	for _, ev := range evs {
-		writeRow(tw, evolutionRow(ev, now)...)
+	return writeTable(w, evolutionColumns(), evolutionRow, evs, now)
+}
+
+// watchEvolutions streams evolution events.
+func watchEvolutions(ctx context.Context, o *options, c *conn, selector string) error {
+	stream, err := c.evolutions().WatchEvolutions(ctx, &v1.WatchEvolutionsRequest{})
+	if err != nil {
+		return err
 	}
-	return tw.Flush()
+	return runWatch(ctx, o.out, o.output, watchSpec[*v1.Evolution]{
+		header:   evolutionColumns(),
+		row:      evolutionRow,
+		labels:   func(ev *v1.Evolution) map[string]string { return ev.GetMetadata().GetLabels() },
+		selector: selector,
+		recv: func() (v1.EventType, *v1.Evolution, error) {
+			ev, err := stream.Recv()
+			return ev.GetType(), ev.GetEvolution(), err
+		},
+	})
 }
 
 // evolutionRow is one line of `evolution ls`.

@@ -85,44 +85,12 @@ All pages are fetched unless --limit is given.`,
   swarmctl node ls -w`,
 		ValidArgsFunction: o.completeNodes(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lf.check(args); err != nil {
-				return err
-			}
-			c, err := o.connect(false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if lf.watch {
-				return watchNodes(ctx, o, c, lf.selector)
-			}
-			var nodes []*v1.Node
-			if len(args) > 0 {
-				for _, name := range args {
-					n, err := c.nodes.GetNode(ctx, &v1.GetNodeRequest{Name: name})
-					if err != nil {
-						return fmt.Errorf("node %q: %w", name, err)
-					}
-					nodes = append(nodes, n)
-				}
-			} else if nodes, err = listNodes(ctx, c, lf.selector, lf.limit); err != nil {
-				return err
-			}
-			if o.output != outputTable {
-				return printList(o.out, o.output, nodes)
-			}
-			if len(nodes) == 0 {
-				fmt.Fprintln(o.errOut, "No nodes found.")
-				return nil
-			}
-			tw := newTable(o.out)
-			writeRow(tw, nodeColumns()...)
-			now := time.Now()
-			for _, n := range nodes {
-				writeRow(tw, nodeRow(n, now)...)
-			}
-			return tw.Flush()
+			return runLs(cmd.Context(), o, &lf, args, lsSpec[*v1.Node]{
+				singular: "node", plural: "nodes", header: nodeColumns(), row: nodeRow, list: listNodes, watch: watchNodes,
+				get: func(ctx context.Context, c *conn, name string) (*v1.Node, error) {
+					return c.nodes.GetNode(ctx, &v1.GetNodeRequest{Name: name})
+				},
+			})
 		},
 	}
 	lf.bind(cmd)

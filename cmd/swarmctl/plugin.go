@@ -133,44 +133,12 @@ upload, the gates finishing, a promotion). All pages are fetched unless
   swarmctl plugin ls -w`,
 		ValidArgsFunction: o.completePlugins(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lf.check(args); err != nil {
-				return err
-			}
-			c, err := o.connect(false)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			if lf.watch {
-				return watchPlugins(ctx, o, c, lf.selector)
-			}
-			var plugins []*v1.Plugin
-			if len(args) > 0 {
-				for _, name := range args {
-					p, err := c.plugins.GetPlugin(ctx, &v1.GetPluginRequest{Name: name})
-					if err != nil {
-						return fmt.Errorf("plugin %q: %w", name, err)
-					}
-					plugins = append(plugins, p)
-				}
-			} else if plugins, err = listPlugins(ctx, c, lf.selector, lf.limit); err != nil {
-				return err
-			}
-			if o.output != outputTable {
-				return printList(o.out, o.output, plugins)
-			}
-			if len(plugins) == 0 {
-				fmt.Fprintln(o.errOut, "No plugins found.")
-				return nil
-			}
-			tw := newTable(o.out)
-			writeRow(tw, pluginColumns()...)
-			now := time.Now()
-			for _, p := range plugins {
-				writeRow(tw, pluginRow(p, now)...)
-			}
-			return tw.Flush()
+			return runLs(cmd.Context(), o, &lf, args, lsSpec[*v1.Plugin]{
+				singular: "plugin", plural: "plugins", header: pluginColumns(), row: pluginRow, list: listPlugins, watch: watchPlugins,
+				get: func(ctx context.Context, c *conn, name string) (*v1.Plugin, error) {
+					return c.plugins.GetPlugin(ctx, &v1.GetPluginRequest{Name: name})
+				},
+			})
 		},
 	}
 	lf.bind(cmd)

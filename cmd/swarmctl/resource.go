@@ -186,3 +186,59 @@ func (o *options) completeContextNames(cmd *cobra.Command, args []string, toComp
 	}
 	return cfg.names(), cobra.ShellCompDirectiveNoFileComp
 }
+
+// lsSpec is what an `ls` command knows about its kind; runLs does the rest.
+type lsSpec[T proto.Message] struct {
+	singular, plural string // "agent", "agents"
+	header           []string
+	row              func(T, time.Time) []string
+	get              func(ctx context.Context, c *conn, name string) (T, error)
+	list             func(ctx context.Context, c *conn, selector string, limit int) ([]T, error)
+	watch            func(ctx context.Context, o *options, c *conn, selector string) error
+}
+
+// runLs is the body every `ls` command shares: watch (-w), or get the named
+// objects (or list them all), then print them as a table or -o json|yaml.
+func runLs[T proto.Message](ctx context.Context, o *options, lf *listFlags, args []string, spec lsSpec[T]) error {
+	if err := lf.check(args); err != nil {
+		return err
+	}
+	c, err := o.connect(false)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if lf.watch {
+		return spec.watch(ctx, o, c, lf.selector)
+	}
+	var items []T
+	if len(args) > 0 {
+		for _, name := range args {
+			it, err := spec.get(ctx, c, name)
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", spec.singular, name, err)
+			}
+			items = append(items, it)
+		}
+	} else if items, err = spec.list(ctx, c, lf.selector, lf.limit); err != nil {
+		return err
+	}
+	if o.output != outputTable {
+		return printList(o.out, o.output, items)
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(o.errOut, "No %s found.\n", spec.plural)
+		return nil
+	}
+	return writeTable(o.out, spec.header, spec.row, items, time.Now())
+}
+
+// writeTable writes a header and one row per item.
+func writeTable[T any](w io.Writer, header []string, row func(T, time.Time) []string, items []T, now time.Time) error {
+	tw := newTable(w)
+	writeRow(tw, header...)
+	for _, it := range items {
+		writeRow(tw, row(it, now)...)
+	}
+	return tw.Flush()
+}

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,10 @@ const cpuPeriod = 100000
 const (
 	labelStarted = "stratoswarm.io/started-at"
 	labelStopped = "stratoswarm.io/stopped"
+	// The final status, recorded when the task is reaped (see finish).
+	labelExitCode = "stratoswarm.io/exit-code"
+	labelExitedAt = "stratoswarm.io/exited-at"
+	labelOOM      = "stratoswarm.io/oom-killed"
 )
 
 // Options configure New.
@@ -61,6 +66,44 @@ type Runtime struct {
 	client    *client.Client
 	namespace string
 	logDir    string
+	locks     keyedMutex
+}
+
+// keyedMutex serializes the task changes (start, reap, delete) of one
+// container ID, so that a late reap of one incarnation never races the
+// start of the next under the same ID.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*refMutex
+}
+
+type refMutex struct {
+	sync.Mutex
+	refs int
+}
+
+// lock locks id and returns its unlock.
+func (k *keyedMutex) lock(id string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*refMutex{}
+	}
+	m := k.locks[id]
+	if m == nil {
+		m = &refMutex{}
+		k.locks[id] = m
+	}
+	m.refs++
+	k.mu.Unlock()
+	m.Lock()
+	return func() {
+		m.Unlock()
+		k.mu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(k.locks, id)
+		}
+		k.mu.Unlock()
+	}
 }
 
 var _ container.Runtime = (*Runtime)(nil)
@@ -259,6 +302,7 @@ func task(ctx context.Context, c client.Container) (client.Task, error) {
 // file and starts it.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	ctx = r.ctx(ctx)
+	defer r.locks.lock(id)()
 	c, err := r.load(ctx, "start", id)
 	if err != nil {
 		return err
@@ -267,6 +311,11 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return err
 	} else if t != nil {
 		return fmt.Errorf("start %s: already started (delete and create it again to rerun)", id)
+	}
+	if _, ran, err := r.observe(ctx, c); err != nil {
+		return err
+	} else if ran {
+		return fmt.Errorf("start %s: already ran (delete and create it again to rerun)", id)
 	}
 	spec, err := c.Spec(ctx)
 	if err != nil {
@@ -302,6 +351,10 @@ func (r *Runtime) Wait(ctx context.Context, id string) (container.Status, error)
 		return container.Status{}, err
 	}
 	if t == nil {
+		s, recorded, err := r.observe(ctx, c)
+		if err != nil || recorded {
+			return s, err
+		}
 		return container.Status{}, fmt.Errorf("wait %s: not started (Start it first)", id)
 	}
 	ch, err := t.Wait(ctx)
@@ -313,11 +366,49 @@ func (r *Runtime) Wait(ctx context.Context, id string) (container.Status, error)
 	case <-ctx.Done():
 		return container.Status{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
 	}
-	return r.status(ctx, c)
+	return r.finish(ctx, c, t)
 }
 
-// Stop sends SIGTERM, then SIGKILL after grace, and waits for the exit. A
-// container not running is left as it is.
+// finish reaps an exited task: it records the final status in the
+// container's labels, then deletes the task. Deleting is what makes the
+// shim wait for its output copy to drain into the log file (the exit event
+// comes before that) and frees the task's cgroup, so Logs after Wait has
+// everything and nothing is left behind. A task already reaped by a
+// concurrent caller is not an error.
+func (r *Runtime) finish(ctx context.Context, c client.Container, t client.Task) (container.Status, error) {
+	defer r.locks.lock(c.ID())()
+	cur, err := task(ctx, c)
+	if err != nil {
+		return container.Status{}, err
+	}
+	if cur == nil || cur.Pid() != t.Pid() { // reaped already (and maybe started again)
+		return r.status(ctx, c)
+	}
+	s, recorded, err := r.observe(ctx, c)
+	if err != nil {
+		return s, err
+	}
+	if s.State != container.Exited {
+		return s, nil
+	}
+	if !recorded {
+		labels := map[string]string{
+			labelExitCode: strconv.Itoa(s.ExitCode),
+			labelExitedAt: s.ExitedAt.UTC().Format(time.RFC3339Nano),
+			labelOOM:      strconv.FormatBool(s.OOMKilled),
+		}
+		if _, err := c.SetLabels(ctx, labels); err != nil {
+			return s, fmt.Errorf("record exit of %s: %w", c.ID(), err)
+		}
+	}
+	if _, err := t.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		return s, fmt.Errorf("reap %s: %w", c.ID(), err)
+	}
+	return s, nil
+}
+
+// Stop sends SIGTERM, then SIGKILL after grace, waits for the exit and
+// reaps the task. A container not running is left as it is.
 func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
 	ctx = r.ctx(ctx)
 	c, err := r.load(ctx, "stop", id)
@@ -333,7 +424,8 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
 	if st.Status == client.Stopped {
-		return nil
+		_, err := r.finish(ctx, c, t)
+		return err
 	}
 	ch, err := t.Wait(ctx)
 	if err != nil {
@@ -349,7 +441,8 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	defer timer.Stop()
 	select {
 	case <-ch:
-		return nil
+		_, err := r.finish(ctx, c, t)
+		return err
 	case <-ctx.Done():
 		return fmt.Errorf("stop %s: %w", id, ctx.Err())
 	case <-timer.C:
@@ -359,7 +452,8 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	}
 	select {
 	case <-ch:
-		return nil
+		_, err := r.finish(ctx, c, t)
+		return err
 	case <-ctx.Done():
 		return fmt.Errorf("stop %s: waiting after SIGKILL: %w", id, ctx.Err())
 	}
@@ -369,6 +463,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 // containerd container and snapshot, and its log file.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	ctx = r.ctx(ctx)
+	defer r.locks.lock(id)()
 	c, err := r.load(ctx, "delete", id)
 	if err != nil {
 		return err
@@ -409,24 +504,47 @@ func (r *Runtime) Status(ctx context.Context, id string) (container.Status, erro
 }
 
 func (r *Runtime) status(ctx context.Context, c client.Container) (container.Status, error) {
+	s, _, err := r.observe(ctx, c)
+	return s, err
+}
+
+// observe reports the container's state and whether it came from the
+// final status recorded when its task was reaped.
+func (r *Runtime) observe(ctx context.Context, c client.Container) (container.Status, bool, error) {
 	s := container.Status{ID: c.ID(), State: container.Created}
 	info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
 	if err != nil {
-		return s, fmt.Errorf("status %s: %w", c.ID(), err)
+		return s, false, fmt.Errorf("status %s: %w", c.ID(), err)
 	}
 	if v := info.Labels[labelStarted]; v != "" {
 		s.StartedAt, _ = time.Parse(time.RFC3339Nano, v)
 	}
+	reason := func() {
+		switch {
+		case s.OOMKilled:
+			s.Reason = "OOMKilled: over its memory limit"
+		case info.Labels[labelStopped] == "true":
+			s.Reason = "Stopped"
+		}
+	}
+	if v, ok := info.Labels[labelExitCode]; ok {
+		s.State = container.Exited
+		s.ExitCode, _ = strconv.Atoi(v)
+		s.ExitedAt, _ = time.Parse(time.RFC3339Nano, info.Labels[labelExitedAt])
+		s.OOMKilled = info.Labels[labelOOM] == "true"
+		reason()
+		return s, true, nil
+	}
 	t, err := task(ctx, c)
 	if err != nil || t == nil {
-		return s, err
+		return s, false, err
 	}
 	st, err := t.Status(ctx)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return s, nil
+			return s, false, nil
 		}
-		return s, fmt.Errorf("status %s: %w", c.ID(), err)
+		return s, false, fmt.Errorf("status %s: %w", c.ID(), err)
 	}
 	switch st.Status {
 	case client.Stopped:
@@ -436,23 +554,18 @@ func (r *Runtime) status(ctx context.Context, c client.Container) (container.Sta
 		if s.ExitCode == 128+int(syscall.SIGKILL) {
 			oom, err := r.oomKilled(ctx, c)
 			if err != nil {
-				return s, fmt.Errorf("status %s: %w", c.ID(), err)
+				return s, false, fmt.Errorf("status %s: %w", c.ID(), err)
 			}
 			s.OOMKilled = oom
 		}
-		switch {
-		case s.OOMKilled:
-			s.Reason = "OOMKilled: over its memory limit"
-		case info.Labels[labelStopped] == "true":
-			s.Reason = "Stopped"
-		}
+		reason()
 	case client.Created:
 		s.State = container.Created
 	default:
 		s.State = container.Running
 		s.Pid = int(t.Pid())
 	}
-	return s, nil
+	return s, false, nil
 }
 
 // oomKilled says whether the container had a memory limit and its memory

@@ -113,7 +113,7 @@ func BenchmarkEngineGeneration(b *testing.B) {
 	evalsPerSec := float64(runs*gens*pop) / wall.Seconds()
 
 	// The hand-written loop.
-	st, _ := suite.Catalog{}.Lookup("bbob-f1-d10")
+	st, _ := suite.Catalog{}.Lookup("bbob-f1-d10", suite.Options{})
 	var space sdk.SearchSpace
 	spaceJSON, _ := marshalSpace(st.Space())
 	if err := json.Unmarshal(spaceJSON, &space); err != nil {

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/quantity"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // containerPollInterval is how often `container run` reads the container
@@ -99,6 +101,7 @@ type containerRunFlags struct {
 	env       []string
 	volumes   []string
 	memory    string
+	tiers     []string
 	cpus      string
 	pids      int64
 	runtime   string
@@ -114,6 +117,7 @@ func (f *containerRunFlags) bind(cmd *cobra.Command) {
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "environment variable KEY=VALUE (repeatable)")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount SRC:DST[:ro|:rw], both absolute paths (repeatable)")
 	fl.StringVar(&f.memory, "memory", "", "memory limit: bytes or with a unit, 64Mi, 1Gi, 500M (default: none)")
+	fl.StringArrayVar(&f.tiers, "tier", nil, "memory tier quota TIER=QUANTITY, e.g. cpu=512Mi or nvme=10Gi (repeatable; tiers "+tierList()+"; cpu is the memory limit, the others are stored for the tier manager)")
 	fl.StringVar(&f.cpus, "cpus", "", "CPU limit in cores, 0.5 for half a core (default: none)")
 	fl.Int64Var(&f.pids, "pids", 0, "most processes and threads (0: no limit)")
 	fl.StringVar(&f.runtime, "runtime", "containerd", "runtime: containerd or native")
@@ -122,6 +126,7 @@ func (f *containerRunFlags) bind(cmd *cobra.Command) {
 	fl.BoolVarP(&f.detach, "detach", "d", false, "return once the container started instead of waiting for it to exit")
 	fl.StringVar(&f.requestID, "request-id", "", "idempotency key: a repeated run with it returns the first result (default: random)")
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"containerd", "native"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("tier", completeTiers)
 	for _, n := range []string{"env", "memory", "cpus", "pids", "gpus", "hostname", "request-id"} {
 		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
 	}
@@ -165,12 +170,20 @@ func (f *containerRunFlags) container(name, image string, command []string) (*v1
 	}
 	r := &v1.ResourceList{Pids: f.pids, Gpus: f.gpus}
 	if f.memory != "" {
-		n, err := parseBytes(f.memory)
+		n, err := quantity.ParseBytes(f.memory)
 		if err != nil {
 			return nil, usagef("--memory %q: %v", f.memory, err)
 		}
 		r.MemoryBytes = n
 	}
+	tiers, err := parseTiers("--tier", f.tiers)
+	if err != nil {
+		return nil, err
+	}
+	if q, ok := tiers[string(container.TierCPU)]; ok && r.MemoryBytes != 0 && q != r.MemoryBytes {
+		return nil, usagef("--memory %s and --tier cpu=%s conflict: both set the memory limit; give one of them", f.memory, humanBytes(q))
+	}
+	r.TierBytes = tiers
 	if f.cpus != "" {
 		m, err := parseCPUs(f.cpus)
 		if err != nil {
@@ -184,7 +197,7 @@ func (f *containerRunFlags) container(name, image string, command []string) (*v1
 	if f.gpus < 0 {
 		return nil, usagef("--gpus must not be negative, got %d", f.gpus)
 	}
-	if r.MemoryBytes != 0 || r.CpuMillis != 0 || r.Pids != 0 || r.Gpus != 0 {
+	if r.MemoryBytes != 0 || r.CpuMillis != 0 || r.Pids != 0 || r.Gpus != 0 || len(r.TierBytes) > 0 {
 		spec.Resources = r
 	}
 	return &v1.Container{Metadata: &v1.ObjectMeta{Name: name}, Spec: spec}, nil
@@ -215,36 +228,52 @@ func parseMount(s string) (*v1.Mount, error) {
 	return m, nil
 }
 
-// byteUnits are the suffixes parseBytes accepts and their sizes.
-var byteUnits = []struct {
-	suffix string
-	size   int64
-}{
-	{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"Pi", 1 << 50},
-	{"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"P", 1e15},
+// tierList is the tier names for help and errors: "gpu, cpu, nvme, ssd, hdd".
+func tierList() string {
+	var names []string
+	for _, t := range container.KnownTiers() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
 }
 
-// parseBytes reads a positive byte count: 1048576, 64Mi, 1Gi, 1.5Gi, 500M.
-func parseBytes(s string) (int64, error) {
-	num, mult := strings.TrimSuffix(strings.TrimSpace(s), "B"), int64(1)
-	for _, u := range byteUnits {
-		if strings.HasSuffix(num, u.suffix) {
-			num, mult = strings.TrimSuffix(num, u.suffix), u.size
-			break
+// parseTiers reads repeated TIER=QUANTITY values of flag into tier_bytes
+// (nil when there are none).
+func parseTiers(flag string, values []string) (map[string]int64, error) {
+	var out map[string]int64
+	for _, v := range values {
+		name, qty, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return nil, usagef("%s %q: want TIER=QUANTITY, e.g. cpu=512Mi (tiers %s)", flag, v, tierList())
 		}
+		if !container.Tier(name).Known() {
+			return nil, usagef("%s %q: unknown tier %q; the tiers are %s", flag, v, name, tierList())
+		}
+		n, err := quantity.ParseBytes(qty)
+		if err != nil {
+			return nil, usagef("%s %q: %v", flag, v, err)
+		}
+		if _, dup := out[name]; dup {
+			return nil, usagef("%s %q: tier %s is given twice", flag, v, name)
+		}
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[name] = n
 	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, errors.New("want bytes, or a number with a unit Ki, Mi, Gi, Ti, K, M, G, T (64Mi, 1Gi)")
+	return out, nil
+}
+
+// completeTiers offers "TIER=" for each tier; the quantity is the user's.
+func completeTiers(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if strings.Contains(toComplete, "=") {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	b := v * float64(mult)
-	if b < 1 {
-		return 0, errors.New("must be positive")
+	var out []cobra.Completion
+	for _, t := range container.KnownTiers() {
+		out = append(out, string(t)+"=")
 	}
-	if b >= math.MaxInt64 {
-		return 0, errors.New("is too large")
-	}
-	return int64(math.Round(b)), nil
+	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }
 
 // parseCPUs reads --cpus, cores as a decimal, into thousandths of a core.
@@ -285,10 +314,17 @@ With -d, swarmctl returns once the container started.
 
 --memory takes bytes or a unit: Ki, Mi, Gi, Ti (binary) or K, M, G, T
 (decimal). --cpus is cores, 0.5 for half a core. --gpus is sent as is; the
-server says whether it can give GPUs to containers.`,
+server says whether it can give GPUs to containers.
+
+--tier TIER=QUANTITY sets a memory tier quota (tiers gpu, cpu, nvme, ssd,
+hdd; the quantity as for --memory), once per tier. The cpu tier is main
+memory: its quota is the container's memory limit, so --memory and
+--tier cpu= with different values are refused. The other quotas are stored
+with the container and enforced once the tier manager exists.`,
 		Example: `  swarmctl container run hello busybox -- echo hello
   swarmctl container run job alpine -e MODE=fast -v /data:/data:ro --memory 64Mi --cpus 0.5 -- sh -c 'ls /data'
-  swarmctl container run web nginx:latest --pids 256 -d`,
+  swarmctl container run web nginx:latest --pids 256 -d
+  swarmctl container run train pytorch:local --tier cpu=512Mi --tier nvme=10Gi -d`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		Args: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
@@ -393,11 +429,14 @@ func containerOutcome(w io.Writer, ct *v1.Container) error {
 	name := ct.GetMetadata().GetName()
 	code := int(st.GetExitCode())
 	if st.GetOomKilled() {
-		limit := "its memory limit"
-		if m := ct.GetSpec().GetResources().GetMemoryBytes(); m > 0 {
+		limit, raise := "its memory limit", "--memory"
+		r := ct.GetSpec().GetResources()
+		if q := r.GetTierBytes()[string(container.TierCPU)]; q > 0 {
+			limit, raise = "its cpu tier quota ("+humanBytes(q)+")", "--tier cpu="
+		} else if m := r.GetMemoryBytes(); m > 0 {
 			limit += " (" + humanBytes(m) + ")"
 		}
-		fmt.Fprintf(w, "container %s was OOM-killed: it ran out of %s; raise --memory\n", name, limit)
+		fmt.Fprintf(w, "container %s was OOM-killed: it ran out of %s; raise %s\n", name, limit, raise)
 	} else if st.GetPhase() == containerFailed {
 		reason := st.GetReason()
 		if reason == "" {

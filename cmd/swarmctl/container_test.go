@@ -159,20 +159,7 @@ func TestContainerRunMapsFlags(t *testing.T) {
 	}
 }
 
-func TestParseBytes(t *testing.T) {
-	for s, want := range map[string]int64{
-		"1048576": 1 << 20, "64Mi": 64 << 20, "1Gi": 1 << 30, "1.5Gi": 3 << 29, "512Ki": 512 << 10,
-		"500M": 500e6, "2G": 2e9, "1k": 1000, "10MiB": 10 << 20, "2Ti": 2 << 40,
-	} {
-		if got, err := parseBytes(s); err != nil || got != want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "abc", "-1Mi", "0", "64Xi", "1e30Pi", "NaN"} {
-		if _, err := parseBytes(s); err == nil {
-			t.Errorf("parseBytes(%q) accepted", s)
-		}
-	}
+func TestParseCPUs(t *testing.T) {
 	for s, want := range map[string]int64{"0.5": 500, "2": 2000, "0.01": 10, "1.2345": 1235} {
 		if got, err := parseCPUs(s); err != nil || got != want {
 			t.Errorf("parseCPUs(%q) = %d, %v; want %d", s, got, err, want)
@@ -304,5 +291,67 @@ func TestContainerRmForce(t *testing.T) {
 	}
 	if msg := e.fail("container", "rm", "ghost"); !strings.Contains(msg, "NOT_FOUND") {
 		t.Errorf("missing container: %q", msg)
+	}
+}
+
+func TestContainerRunTiers(t *testing.T) {
+	f, e := newFakeContainers(t)
+	e.ok("container", "run", "train", "img", "-d", "--tier", "cpu=512Mi", "--tier", "nvme=10Gi", "--tier", "hdd=1T")
+	want := &v1.ResourceList{TierBytes: map[string]int64{"cpu": 512 << 20, "nvme": 10 << 30, "hdd": 1e12}}
+	if got := f.created[0].GetContainer().GetSpec().GetResources(); !proto.Equal(got, want) {
+		t.Errorf("resources %v, want %v", got, want)
+	}
+	// --memory and the cpu tier agree: both are sent.
+	e.ok("container", "run", "same", "img", "-d", "--memory", "64Mi", "--tier", "cpu=64Mi")
+	if r := f.created[1].GetContainer().GetSpec().GetResources(); r.GetMemoryBytes() != 64<<20 || r.GetTierBytes()["cpu"] != 64<<20 {
+		t.Errorf("resources %v", r)
+	}
+
+	out := strings.Join(strings.Fields(e.ok("container", "inspect", "train")), " ")
+	if !strings.Contains(out, "Tier quotas: cpu=512MiB, nvme=10GiB, hdd=931.3GiB") {
+		t.Errorf("inspect lacks the tier quotas:\n%s", out)
+	}
+	if out := e.ok("container", "inspect", "train", "-o", "yaml"); !strings.Contains(out, "tierBytes:") || !strings.Contains(out, `nvme: "10737418240"`) {
+		t.Errorf("yaml lacks the tier quotas:\n%s", out)
+	}
+	if out := e.ok("container", "inspect", "train", "-o", "json"); !strings.Contains(out, `"cpu": "536870912"`) {
+		t.Errorf("json lacks the tier quotas:\n%s", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--memory", "64Mi", "--tier", "cpu=32Mi"}, "--memory 64Mi and --tier cpu=32MiB conflict"},
+		{[]string{"--tier", "ram=1Gi"}, `unknown tier "ram"; the tiers are gpu, cpu, nvme, ssd, hdd`},
+		{[]string{"--tier", "nvme"}, `--tier "nvme": want TIER=QUANTITY`},
+		{[]string{"--tier", "=1Gi"}, `--tier "=1Gi": want TIER=QUANTITY`},
+		{[]string{"--tier", "ssd=lots"}, `--tier "ssd=lots": want bytes`},
+		{[]string{"--tier", "ssd=0"}, `--tier "ssd=0": must be positive`},
+		{[]string{"--tier", "ssd=1Gi", "--tier", "ssd=2Gi"}, "tier ssd is given twice"},
+	} {
+		r := e.run(append([]string{"container", "run", "x", "img"}, c.args...)...)
+		if r.code != 1 || !strings.Contains(r.err, c.want) || !strings.Contains(r.err, "Run 'swarmctl container run --help' for usage.") {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error with %q", c.args, r.code, r.err, c.want)
+		}
+	}
+	if len(f.created) != 2 {
+		t.Errorf("bad command lines reached the server: %d creates", len(f.created))
+	}
+
+	if out := e.ok("__complete", "container", "run", "x", "img", "--tier", ""); !strings.HasPrefix(out, "gpu=\ncpu=\nnvme=\nssd=\nhdd=\n:6\n") {
+		t.Errorf("tier completion %q", out)
+	}
+	if out := e.ok("__complete", "container", "run", "x", "img", "--tier", "cpu="); !strings.HasPrefix(out, ":4\n") {
+		t.Errorf("quantity completion %q", out)
+	}
+}
+
+func TestContainerRunReportsOOMKillAtTheCPUTier(t *testing.T) {
+	f, e := newFakeContainers(t)
+	f.exit = &v1.ContainerStatus{Phase: "Failed", ExitCode: 137, OomKilled: true}
+	r := e.run("container", "run", "hog", "alpine", "--tier", "cpu=32Mi")
+	if r.code != 137 || !strings.Contains(r.err, "it ran out of its cpu tier quota (32MiB); raise --tier cpu=") {
+		t.Errorf("exit %d, stderr %q", r.code, r.err)
 	}
 }

@@ -25,6 +25,8 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/evolve"
+	"github.com/stratoswarm/stratoswarm/host/quantity"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // evolutionPollInterval is how often watch polls GetEvolution against a
@@ -148,6 +150,10 @@ type evolutionFlags struct {
 	maxGenerations, parallelism, batchSize int32
 	wallTime                               time.Duration
 	seed                                   uint64
+	// the candidates' limits (spec.candidate_resources)
+	candidateMemory, candidateCPUs string
+	candidatePids                  int64
+	candidateTiers                 []string
 
 	requestID string
 	detach    bool
@@ -156,7 +162,8 @@ type evolutionFlags struct {
 // specFlagNames are the flags that set the spec (and so exclude -f).
 func specFlagNames() []string {
 	return []string{"suite", "strategy", "strategy-config", "space", "objective", "max-evaluations",
-		"max-generations", "parallelism", "batch-size", "wall-time", "seed", "stage"}
+		"max-generations", "parallelism", "batch-size", "wall-time", "seed", "stage",
+		"candidate-memory", "candidate-cpus", "candidate-pids", "candidate-tier"}
 }
 
 // bind declares the flags on cmd.
@@ -174,10 +181,18 @@ func (f *evolutionFlags) bind(o *options, cmd *cobra.Command) {
 	fl.DurationVar(&f.wallTime, "wall-time", 0, "stop after this long, e.g. 10m (0: no limit)")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed: the same seed, strategy and suite give the same archive")
 	fl.StringArrayVar(&f.stages, "stage", nil, "staged evaluation step NAME:SUBSET:THRESHOLD (a task subset of the suite, or full; the primary score needed to go on); repeat in order")
+	fl.StringVar(&f.candidateMemory, "candidate-memory", "", "memory limit of each candidate evaluation, 256Mi, 1Gi (default: swarmd's eval-memory)")
+	fl.StringVar(&f.candidateCPUs, "candidate-cpus", "", "CPU quota in cores of each candidate evaluation, 0.5 for half a core (default: swarmd's eval-cpus)")
+	fl.Int64Var(&f.candidatePids, "candidate-pids", 0, "most processes of each candidate evaluation (0: swarmd's eval-pids)")
+	fl.StringArrayVar(&f.candidateTiers, "candidate-tier", nil, "memory tier quota of each candidate evaluation TIER=QUANTITY, e.g. nvme=10Gi (repeatable; tiers "+tierList()+"; cpu is the memory limit)")
 	fl.StringVar(&f.requestID, "request-id", "", "idempotency key: a repeated start with it returns the first result (default: random)")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "return once the evolution is started instead of following it")
 	_ = cmd.RegisterFlagCompletionFunc("suite", o.completeSuites())
 	_ = cmd.RegisterFlagCompletionFunc("strategy", o.completeStrategies())
+	_ = cmd.RegisterFlagCompletionFunc("candidate-tier", completeTiers)
+	for _, n := range []string{"candidate-memory", "candidate-cpus", "candidate-pids"} {
+		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
+	}
 	_ = cmd.MarkFlagFilename("space", "yaml", "yml", "json")
 }
 
@@ -231,6 +246,9 @@ func (f *evolutionFlags) spec(fs *pflag.FlagSet, read func(string) ([]byte, erro
 		return nil, err
 	}
 	s.Budget = budget
+	if s.CandidateResources, err = f.candidateResources(); err != nil {
+		return nil, err
+	}
 	stageNames := map[string]bool{}
 	for _, arg := range f.stages {
 		st, err := parseStage(arg)
@@ -265,6 +283,41 @@ func (f *evolutionFlags) budget(fs *pflag.FlagSet) (*v1.Budget, error) {
 		b.WallTime = durationpb.New(f.wallTime)
 	}
 	return b, nil
+}
+
+// candidateResources builds spec.candidate_resources from the
+// --candidate-* flags, nil when none was given (swarmd's defaults).
+func (f *evolutionFlags) candidateResources() (*v1.ResourceList, error) {
+	r := &v1.ResourceList{Pids: f.candidatePids}
+	if f.candidateMemory != "" {
+		n, err := quantity.ParseBytes(f.candidateMemory)
+		if err != nil {
+			return nil, usagef("--candidate-memory %q: %v", f.candidateMemory, err)
+		}
+		r.MemoryBytes = n
+	}
+	if f.candidateCPUs != "" {
+		m, err := parseCPUs(f.candidateCPUs)
+		if err != nil {
+			return nil, usagef("--candidate-cpus %q: %v", f.candidateCPUs, err)
+		}
+		r.CpuMillis = m
+	}
+	if f.candidatePids < 0 {
+		return nil, usagef("--candidate-pids must not be negative, got %d", f.candidatePids)
+	}
+	tiers, err := parseTiers("--candidate-tier", f.candidateTiers)
+	if err != nil {
+		return nil, err
+	}
+	if q, ok := tiers[string(container.TierCPU)]; ok && r.MemoryBytes != 0 && q != r.MemoryBytes {
+		return nil, usagef("--candidate-memory %s and --candidate-tier cpu=%s conflict: both set the memory limit; give one of them", f.candidateMemory, humanBytes(q))
+	}
+	r.TierBytes = tiers
+	if r.MemoryBytes == 0 && r.CpuMillis == 0 && r.Pids == 0 && len(r.TierBytes) == 0 {
+		return nil, nil
+	}
+	return r, nil
 }
 
 // parsePluginRef reads NAME or NAME@VERSION.
@@ -398,6 +451,11 @@ following, not the evolution, except in local mode, where the evolution runs
 inside swarmctl: it stops with it and resumes the next time swarmctl runs on
 the same data directory.
 
+Each candidate evaluation of a process-based suite (tsplib) runs in a
+container: --candidate-memory, --candidate-cpus, --candidate-pids and
+--candidate-tier (quantities as for container run) bound it, and what they
+leave unset takes swarmd's eval-memory, eval-cpus and eval-pids.
+
 Start is idempotent: repeating it with the same --request-id returns the
 first result.`,
 		Example: `  # BBOB f8 in 10 dimensions with CMA-ES, 2000 evaluations (objective: the suite's, delta_f)
@@ -406,6 +464,10 @@ first result.`,
   # TSPLIB, staged: the small instances first, the rest only at a gap of 0.05 or less
   swarmctl evolution start tsp --suite tsplib --strategy random@1.0.0 --space space.yaml \
       --objective gap:min --stage small:small:0.05 --stage full:full:0 --parallelism 4 --wall-time 30m --seed 7
+
+  # Each candidate in 256 MiB, half a core and 64 processes
+  swarmctl evolution start tsp-small --suite tsplib-small --strategy random --max-evaluations 50 \
+      --candidate-memory 256Mi --candidate-cpus 0.5 --candidate-pids 64
 
   # From a file, without following
   swarmctl evolution start -f evolution.yaml --detach`,
@@ -713,6 +775,7 @@ func describeEvolution(w io.Writer, ev *v1.Evolution, best *v1.Candidate, bestEr
 	}
 	d.field(1, "Objectives", strings.Join(objs, ", "))
 	d.field(1, "Budget", budgetString(s.GetBudget()))
+	d.field(1, "Candidate limits", candidateLimitsString(s.GetCandidateResources()))
 	d.field(1, "Seed", strconv.FormatUint(s.GetSeed(), 10))
 	d.section(1, "Stages")
 	var rows [][]string
@@ -802,6 +865,35 @@ func budgetString(b *v1.Budget) string {
 		parts = append(parts, fmt.Sprintf("batch size %d", n))
 	}
 	return orNone(strings.Join(parts, ", "))
+}
+
+// candidateLimitsString writes the candidate limits an evolution sets;
+// what it leaves unset takes swarmd's defaults.
+func candidateLimitsString(r *v1.ResourceList) string {
+	var parts []string
+	if m := r.GetMemoryBytes(); m > 0 {
+		parts = append(parts, "memory "+humanBytes(m))
+	}
+	if m := r.GetCpuMillis(); m > 0 {
+		parts = append(parts, "CPUs "+strconv.FormatFloat(float64(m)/1000, 'f', -1, 64))
+	}
+	if n := r.GetPids(); n > 0 {
+		parts = append(parts, fmt.Sprintf("pids %d", n))
+	}
+	for _, t := range container.KnownTiers() {
+		if q, ok := r.GetTierBytes()[string(t)]; ok {
+			parts = append(parts, "tier "+string(t)+"="+humanBytes(q))
+		}
+	}
+	for _, t := range sortedKeys(r.GetTierBytes()) {
+		if !container.Tier(t).Known() {
+			parts = append(parts, "tier "+t+"="+humanBytes(r.GetTierBytes()[t]))
+		}
+	}
+	if len(parts) == 0 {
+		return "<swarmd's defaults>"
+	}
+	return strings.Join(parts, ", ") + " (unset: swarmd's defaults)"
 }
 
 // genomeRows lays a genome out as parameter, value rows sorted by name.
@@ -1761,5 +1853,9 @@ like evolution watch.`,
 	cmd.Flags().StringVar(&strategyConfig, "strategy-config", "", "configuration of --strategy, a JSON object")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the evolution after resuming it")
 	_ = cmd.RegisterFlagCompletionFunc("strategy", o.completeStrategies())
+	_ = cmd.RegisterFlagCompletionFunc("candidate-tier", completeTiers)
+	for _, n := range []string{"candidate-memory", "candidate-cpus", "candidate-pids"} {
+		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
+	}
 	return cmd
 }

@@ -295,7 +295,8 @@ func TestEvolutionFlagsMakeTheSpec(t *testing.T) {
 		"--strategy-config", `{"sigma": 0.3, "popsize": 8}`, "--space", space,
 		"--objective", "gap:min", "--objective", "time:MAX", "--max-evaluations", "500", "--max-generations", "20",
 		"--parallelism", "4", "--batch-size", "8", "--wall-time", "10m", "--seed", "7",
-		"--stage", "small:small:0.1", "--stage", "full:all:-2.5e-1", "--detach", "--request-id", "r1")
+		"--stage", "small:small:0.1", "--stage", "full:all:-2.5e-1", "--detach", "--request-id", "r1",
+		"--candidate-memory", "256Mi", "--candidate-cpus", "0.5", "--candidate-pids", "64", "--candidate-tier", "nvme=1Gi")
 	if out != "evolution/tsp started (operation op-1)\nFollow it with: swarmctl evolution watch tsp\n" {
 		t.Errorf("output %q", out)
 	}
@@ -315,9 +316,10 @@ func TestEvolutionFlagsMakeTheSpec(t *testing.T) {
 					{Name: "gap", Direction: v1.Objective_MINIMIZE},
 					{Name: "time", Direction: v1.Objective_MAXIMIZE},
 				},
-				Budget: &v1.Budget{MaxEvaluations: 500, MaxGenerations: 20, Parallelism: 4, BatchSize: 8, WallTime: durationpb.New(10 * time.Minute)},
-				Seed:   7,
-				Stages: []*v1.Stage{{Name: "small", Subset: "small", Threshold: 0.1}, {Name: "full", Subset: "all", Threshold: -0.25}},
+				Budget:             &v1.Budget{MaxEvaluations: 500, MaxGenerations: 20, Parallelism: 4, BatchSize: 8, WallTime: durationpb.New(10 * time.Minute)},
+				Seed:               7,
+				Stages:             []*v1.Stage{{Name: "small", Subset: "small", Threshold: 0.1}, {Name: "full", Subset: "all", Threshold: -0.25}},
+				CandidateResources: &v1.ResourceList{MemoryBytes: 256 << 20, CpuMillis: 500, Pids: 64, TierBytes: map[string]int64{"nvme": 1 << 30}},
 			},
 		},
 	}
@@ -328,7 +330,7 @@ func TestEvolutionFlagsMakeTheSpec(t *testing.T) {
 	// without budget flags there is no budget; without --request-id a random one
 	e.ok("evolution", "start", "bare", "--suite", "bbob-f8-d10", "--strategy", "random", "--detach")
 	got := f.created[1]
-	if got.GetEvolution().GetSpec().GetBudget() != nil || pluginRef(got.GetEvolution().GetSpec().GetStrategy()) != "random" {
+	if got.GetEvolution().GetSpec().GetBudget() != nil || got.GetEvolution().GetSpec().GetCandidateResources() != nil || pluginRef(got.GetEvolution().GetSpec().GetStrategy()) != "random" {
 		t.Errorf("bare spec %v", got.GetEvolution().GetSpec())
 	}
 	if !strings.HasPrefix(got.GetRequestId(), "swarmctl-") {
@@ -368,6 +370,12 @@ func TestEvolutionFlagErrorsAreUsageErrors(t *testing.T) {
 		{[]string{"--suite", "bbob-f8-d10", "--strategy", "random@"}, `--strategy "random@": want NAME or NAME@VERSION`},
 		{[]string{"--suite", "bbob-f8-d10", "--strategy", "random", "--strategy-config", "[1]"}, `--strategy-config "[1]": want a JSON object`},
 		{[]string{"--suite", "bbob-f8-d10", "--strategy-config", "{}"}, "--strategy is required"},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-memory", "lots"}, `--candidate-memory "lots": want bytes`},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-memory", "0"}, `--candidate-memory "0": must be positive`},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-cpus", "0.001"}, `--candidate-cpus "0.001": is below the smallest CPU quota`},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-pids", "-1"}, "--candidate-pids must not be negative, got -1"},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-tier", "ram=1Gi"}, `--candidate-tier "ram=1Gi": unknown tier "ram"`},
+		{[]string{"--suite", "bbob-f8-d10", "--candidate-memory", "1Gi", "--candidate-tier", "cpu=2Gi"}, "--candidate-memory 1Gi and --candidate-tier cpu=2GiB conflict"},
 		{[]string{"--suite", "bbob-f8-d10", "--space", badSpace}, `--space ` + badSpace + `: unknown field: "parameters[0].flaot" (did you mean "float"?)`},
 	}
 	for _, c := range cases {
@@ -388,6 +396,8 @@ func TestEvolutionFlagErrorsAreUsageErrors(t *testing.T) {
 		{[]string{"evolution", "start", "--suite", "bbob-f8-d10"}, "evolution start needs NAME and --suite, or -f FILE"},
 		{[]string{"evolution", "start", "x", "-f", "e.yaml"}, "takes -f FILE or NAME with flags, not both"},
 		{[]string{"evolution", "start", "-f", "e.yaml", "--seed", "3"}, "--seed cannot be combined with -f"},
+		{[]string{"evolution", "start", "-f", "e.yaml", "--candidate-cpus", "1"}, "--candidate-cpus cannot be combined with -f"},
+		{[]string{"agent", "evolve", "solver", "--suite", "tsplib", "--strategy", "random", "--candidate-pids", "-2"}, "--candidate-pids must not be negative"},
 		{[]string{"agent", "evolve", "solver", "--objective", "gap:min"}, "--suite is required"},
 		{[]string{"agent", "evolve", "solver", "--suite", "tsplib", "--objective", "gap:min"}, "--strategy is required"},
 		{[]string{"agent", "evolve", "solver", "--suite", "tsplib", "--name", "-bad"}, `--name "-bad" must be`},
@@ -468,9 +478,12 @@ func TestAgentEvolve(t *testing.T) {
 	if ev.GetSpec().GetAgent() != "solver" || ev.GetSpec().GetSuite() != "tsplib" || ev.GetSpec().GetObjectives()[0].GetName() != "gap" {
 		t.Errorf("spec %v", ev.GetSpec())
 	}
-	e.ok("agent", "evolve", "solver", "--name", "night-run", "--suite", "tsplib", "--strategy", "random", "-d")
+	e.ok("agent", "evolve", "solver", "--name", "night-run", "--suite", "tsplib", "--strategy", "random", "-d", "--candidate-tier", "cpu=128Mi")
 	if got := f.created[1].GetEvolution().GetMetadata().GetName(); got != "night-run" {
 		t.Errorf("--name: %q", got)
+	}
+	if r := f.created[1].GetEvolution().GetSpec().GetCandidateResources(); !proto.Equal(r, &v1.ResourceList{TierBytes: map[string]int64{"cpu": 128 << 20}}) {
+		t.Errorf("--candidate-tier: %v", r)
 	}
 	long := strings.Repeat("a", 60) + "-"
 	if g := generatedName(long); len(g) > 63 || checkEvolutionName(g) != nil {
@@ -972,7 +985,7 @@ func TestEvolutionDescribe(t *testing.T) {
 	out := strings.Join(strings.Fields(e.ok("evolution", "describe", "demo")), " ")
 	for _, want := range []string{
 		"Strategy: cmaes@1.0.0 Suite: tsplib Objectives: gap (minimize)",
-		"Budget: 100 evaluations, 10 generations, wall time 10m0s", "NAME SUBSET THRESHOLD small small 0.1",
+		"Budget: 100 evaluations, 10 generations, wall time 10m0s", "Candidate limits: <swarmd's defaults>", "NAME SUBSET THRESHOLD small small 0.1",
 		"Search space: <the suite's>", "Phase: Succeeded Generation: 2 Evaluations: 100/100",
 		"Best candidate: c2b Best scores: NAME VALUE gap 0.05", "Done True BudgetSpent",
 		"Best candidate c2b: Generation: 2 Operator: mutate Parents: c1b Phase: Evaluated Stage: full",
@@ -981,6 +994,20 @@ func TestEvolutionDescribe(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("describe lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestEvolutionDescribeShowsCandidateLimits(t *testing.T) {
+	f, e := newFakeEvolutions(t)
+	ev := withStatus("Running", 1, 10, 0.2, "")
+	ev.Spec.CandidateResources = &v1.ResourceList{MemoryBytes: 256 << 20, CpuMillis: 500, Pids: 64, TierBytes: map[string]int64{"nvme": 10 << 30, "cpu": 256 << 20}}
+	f.evolutions["demo"] = ev
+	out := strings.Join(strings.Fields(e.ok("evolution", "describe", "demo")), " ")
+	if want := "Candidate limits: memory 256MiB, CPUs 0.5, pids 64, tier cpu=256MiB, tier nvme=10GiB (unset: swarmd's defaults)"; !strings.Contains(out, want) {
+		t.Errorf("describe lacks %q:\n%s", want, out)
+	}
+	if out := e.ok("evolution", "describe", "demo", "-o", "yaml"); !strings.Contains(out, "candidateResources:") || !strings.Contains(out, "cpuMillis: \"500\"") {
+		t.Errorf("yaml lacks the candidate resources:\n%s", out)
 	}
 }
 

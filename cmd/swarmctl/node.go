@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // nodeColumns are the columns of `node ls`.
@@ -231,15 +232,13 @@ func describeResources(d *describer, indent int, r *v1.ResourceList) {
 	d.field(indent, "GPUs", strconv.Itoa(int(r.GetGpus())))
 	if len(r.GetTierBytes()) > 0 {
 		var tiers []string
-		for _, t := range []string{"gpu", "cpu", "nvme", "ssd", "hdd"} {
-			if v, ok := r.GetTierBytes()[t]; ok {
-				tiers = append(tiers, t+"="+humanBytes(v))
+		for _, t := range container.KnownTiers() {
+			if v, ok := r.GetTierBytes()[string(t)]; ok {
+				tiers = append(tiers, string(t)+"="+humanBytes(v))
 			}
 		}
 		for _, t := range sortedKeys(r.GetTierBytes()) {
-			switch t {
-			case "gpu", "cpu", "nvme", "ssd", "hdd":
-			default:
+			if !container.Tier(t).Known() {
 				tiers = append(tiers, t+"="+humanBytes(r.GetTierBytes()[t]))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
+
+	"github.com/stratoswarm/stratoswarm/host/quantity"
 )
 
 // Config is swarmd's configuration. The YAML keys, flag names and
@@ -68,7 +71,27 @@ type Config struct {
 	// ContainerdNamespace is the containerd namespace swarmd's containers
 	// live in.
 	ContainerdNamespace string `json:"containerd-namespace"`
+	// EvalMemory is the memory limit of each candidate evaluation of a
+	// process-based suite (tsplib) unless the evolution sets its own
+	// (spec.candidate_resources); 0: no limit.
+	EvalMemory Quantity `json:"eval-memory"`
+	// EvalCPUs is the CPU quota, in cores, of each candidate evaluation
+	// unless the evolution sets its own; 0: no limit.
+	EvalCPUs float64 `json:"eval-cpus"`
+	// EvalPids caps the processes of each candidate evaluation unless the
+	// evolution sets its own; 0: no limit.
+	EvalPids int64 `json:"eval-pids"`
+	// EvalRuntime runs the candidates of process-based suites: "native" or
+	// "containerd" (a container per evaluation, with the limits above), or
+	// "process" (a plain child process: no isolation, no limits).
+	EvalRuntime string `json:"eval-runtime"`
 }
+
+// EvalRuntimes are the values eval-runtime may take.
+func EvalRuntimes() []string { return []string{"native", "containerd", "process"} }
+
+// minEvalCPUs is the smallest CPU quota the kernel enforces.
+const minEvalCPUs = 0.01
 
 // PluginCapabilities are the capabilities a grant may name.
 var PluginCapabilities = []string{"log", "clock", "random", "metrics", "llm", "wasi"}
@@ -95,6 +118,52 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(time.Duration(d).String())), nil
 }
 
+// Quantity is a byte count written as bytes or with a unit ("512Mi",
+// "1Gi", "500M"; see host/quantity), or as a plain number; "0" is zero.
+type Quantity int64
+
+// UnmarshalJSON reads a quantity string such as "512Mi", or a number.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if u, err := strconv.Unquote(s); err == nil {
+		s = u
+	}
+	n, err := parseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("want a byte quantity such as 512Mi or 1Gi: %w", err)
+	}
+	*q = Quantity(n)
+	return nil
+}
+
+// MarshalJSON writes the quantity as a number of bytes.
+func (q Quantity) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.FormatInt(int64(q), 10)), nil
+}
+
+// String writes the quantity in the largest binary unit it is a whole
+// number of ("512Mi"), else in bytes.
+func (q Quantity) String() string {
+	n := int64(q)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if n > 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseQuantity reads a byte quantity; "0" is zero (no limit).
+func parseQuantity(s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" {
+		return 0, nil
+	}
+	return quantity.ParseBytes(s)
+}
+
 // Default returns the built-in configuration.
 func Default() Config {
 	host, _ := os.Hostname()
@@ -112,6 +181,11 @@ func Default() Config {
 		MaxPluginBytes:  64 << 20,
 
 		ContainerdNamespace: "stratoswarm",
+
+		EvalMemory:  512 << 20,
+		EvalCPUs:    1,
+		EvalPids:    128,
+		EvalRuntime: "native",
 	}
 }
 
@@ -174,6 +248,20 @@ func (c Config) Validate() error {
 	if c.ContainerdAddress != "" && c.ContainerdNamespace == "" {
 		errs = append(errs, errors.New("containerd-namespace: must not be empty when containerd-address is set"))
 	}
+	if c.EvalMemory < 0 {
+		errs = append(errs, fmt.Errorf("eval-memory: %d must not be negative (0 means no limit)", c.EvalMemory))
+	}
+	if math.IsNaN(c.EvalCPUs) || math.IsInf(c.EvalCPUs, 0) || c.EvalCPUs < 0 || (c.EvalCPUs > 0 && c.EvalCPUs < minEvalCPUs) {
+		errs = append(errs, fmt.Errorf("eval-cpus: %v must be 0 (no limit) or a number of cores of at least %v, such as 0.5 or 2", c.EvalCPUs, minEvalCPUs))
+	}
+	if c.EvalPids < 0 {
+		errs = append(errs, fmt.Errorf("eval-pids: %d must not be negative (0 means no limit)", c.EvalPids))
+	}
+	if !slices.Contains(EvalRuntimes(), c.EvalRuntime) {
+		errs = append(errs, fmt.Errorf("eval-runtime: %q is not one of %s", c.EvalRuntime, strings.Join(EvalRuntimes(), ", ")))
+	} else if c.EvalRuntime == "containerd" && c.ContainerdAddress == "" {
+		errs = append(errs, errors.New("eval-runtime: containerd needs containerd-address set to a containerd socket; or choose native or process"))
+	}
 	if c.WatchHistory < 1 {
 		errs = append(errs, fmt.Errorf("watch-history: %d must be at least 1", c.WatchHistory))
 	}
@@ -222,9 +310,13 @@ func explainYAML(err error) error {
 		what = strings.TrimSuffix(strings.TrimSpace(what), " into")
 		return fmt.Errorf("key %q: wrong type: got %s, want %s", key, what, typ)
 	}
-	// errors from Duration.UnmarshalJSON arrive without the key name
+	// errors from Duration.UnmarshalJSON and Quantity.UnmarshalJSON
+	// arrive without the key name; each type has one key
 	if strings.Contains(msg, "duration string") {
 		return fmt.Errorf("key %q: %s", "shutdown-timeout", msg)
+	}
+	if strings.Contains(msg, "byte quantity") {
+		return fmt.Errorf("key %q: %s", "eval-memory", msg)
 	}
 	return fmt.Errorf("invalid YAML: %s", msg)
 }
@@ -233,7 +325,7 @@ func explainYAML(err error) error {
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
 		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
-		"containerd-address", "containerd-namespace"}
+		"containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -262,6 +354,10 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("llm-api-key-file", d.LLMAPIKeyFile, "file holding the LLM API key")
 	fs.String("containerd-address", d.ContainerdAddress, "containerd socket for containers with runtime containerd (empty: none; hack/containerd.sh start DIR prints one)")
 	fs.String("containerd-namespace", d.ContainerdNamespace, "containerd namespace swarmd's containers live in")
+	fs.String("eval-memory", d.EvalMemory.String(), "memory limit of each candidate evaluation of a process-based suite, bytes or 512Mi, 1Gi (0: none; an evolution's candidate_resources override it)")
+	fs.Float64("eval-cpus", d.EvalCPUs, "CPU quota in cores of each candidate evaluation (0: none)")
+	fs.Int64("eval-pids", d.EvalPids, "most processes of each candidate evaluation (0: no limit)")
+	fs.String("eval-runtime", d.EvalRuntime, "how process-based suites run candidates: "+strings.Join(EvalRuntimes(), ", ")+" (process: unconfined, no limits)")
 }
 
 // Load builds the configuration: defaults, then the config file (from
@@ -357,6 +453,26 @@ func (c *Config) set(key, v string) error {
 		c.ContainerdAddress = v
 	case "containerd-namespace":
 		c.ContainerdNamespace = v
+	case "eval-memory":
+		n, err := parseQuantity(v)
+		if err != nil {
+			return fmt.Errorf("want a byte quantity such as 512Mi or 1Gi: %w", err)
+		}
+		c.EvalMemory = Quantity(n)
+	case "eval-cpus":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number of cores such as 0.5 or 2, got %q", v)
+		}
+		c.EvalCPUs = f
+	case "eval-pids":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		c.EvalPids = n
+	case "eval-runtime":
+		c.EvalRuntime = v
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

@@ -123,3 +123,55 @@ func TestContainerdSettings(t *testing.T) {
 		t.Fatalf("empty namespace: %v", err)
 	}
 }
+
+func TestEvalSettings(t *testing.T) {
+	cfg, err := load(t, "", nil)
+	if err != nil || cfg.EvalMemory != 512<<20 || cfg.EvalCPUs != 1 || cfg.EvalPids != 128 || cfg.EvalRuntime != "native" {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	cfg, err = load(t, "eval-memory: 1Gi\neval-cpus: 0.5\neval-pids: 64\neval-runtime: process\n", nil)
+	if err != nil || cfg.EvalMemory != 1<<30 || cfg.EvalCPUs != 0.5 || cfg.EvalPids != 64 || cfg.EvalRuntime != "process" {
+		t.Fatalf("from file: %+v %v", cfg, err)
+	}
+	cfg, err = load(t, "eval-memory: 1048576\n", map[string]string{"SWARMD_EVAL_MEMORY": "256Mi", "SWARMD_EVAL_CPUS": "2"}, "--eval-cpus", "0.25", "--eval-pids", "0")
+	if err != nil || cfg.EvalMemory != 256<<20 || cfg.EvalCPUs != 0.25 || cfg.EvalPids != 0 {
+		t.Fatalf("precedence: %+v %v", cfg, err)
+	}
+	if cfg, err := load(t, "eval-memory: 1048576\n", nil); err != nil || cfg.EvalMemory != 1<<20 {
+		t.Fatalf("a plain number: %+v %v", cfg, err)
+	}
+	if cfg, err := load(t, "", nil, "--eval-memory", "0"); err != nil || cfg.EvalMemory != 0 {
+		t.Fatalf("0 is no limit: %+v %v", cfg, err)
+	}
+	cfg, err = load(t, "containerd-address: /c.sock\neval-runtime: containerd\n", nil)
+	if err != nil || cfg.EvalRuntime != "containerd" {
+		t.Fatalf("containerd: %+v %v", cfg, err)
+	}
+	for _, c := range []struct {
+		file string
+		env  map[string]string
+		want string
+	}{
+		{"eval-memory: lots\n", nil, `key "eval-memory": want a byte quantity`},
+		{"eval-memory: -1Mi\n", nil, `key "eval-memory"`},
+		{"eval-cpus: many\n", nil, `key "eval-cpus": wrong type`},
+		{"eval-cpus: -1\n", nil, "eval-cpus: -1 must be 0 (no limit) or a number of cores of at least 0.01"},
+		{"eval-cpus: 0.001\n", nil, "eval-cpus: 0.001 must be"},
+		{"eval-pids: -1\n", nil, "eval-pids: -1 must not be negative"},
+		{"eval-runtime: docker\n", nil, `eval-runtime: "docker" is not one of native, containerd, process`},
+		{"eval-runtime: containerd\n", nil, "eval-runtime: containerd needs containerd-address"},
+		{"", map[string]string{"SWARMD_EVAL_MEMORY": "64Xi"}, "SWARMD_EVAL_MEMORY: want a byte quantity"},
+		{"", map[string]string{"SWARMD_EVAL_CPUS": "NaN"}, "eval-cpus: NaN must be"},
+		{"", map[string]string{"SWARMD_EVAL_CPUS": "half"}, "SWARMD_EVAL_CPUS: want a number of cores"},
+	} {
+		if _, err := load(t, c.file, c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q %v: got %v, want an error containing %q", c.file, c.env, err, c.want)
+		}
+	}
+	if got := Quantity(512 << 20).String(); got != "512Mi" {
+		t.Errorf("512Mi prints as %q", got)
+	}
+	if got := Quantity(1000).String(); got != "1000" {
+		t.Errorf("1000 prints as %q", got)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
+	"github.com/stratoswarm/stratoswarm/host/resources"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
 )
@@ -53,9 +54,10 @@ type Plugins interface {
 	RecordEvidence(id string, e plugin.Evidence)
 }
 
-// Suites resolves suite names (suite.Catalog implements it).
+// Suites resolves suite names (suite.Catalog implements it); opts carry
+// the evolution's per-candidate limits.
 type Suites interface {
-	Lookup(name string) (suite.Suite, error)
+	Lookup(name string, opts suite.Options) (suite.Suite, error)
 }
 
 // Options configure an Engine.
@@ -211,12 +213,17 @@ func (e *Engine) Create(ctx context.Context, evo *v1.Evolution, requestID string
 	return out, nil
 }
 
-// planFor checks a spec: the suite, the agent's space, the budget.
+// planFor checks a spec: the suite, the candidates' limits, the agent's
+// space, the budget.
 func (e *Engine) planFor(ctx context.Context, spec *v1.EvolutionSpec) (*plan, error) {
 	if spec.GetSuite() == "" {
 		return nil, fieldErr("spec.suite", "is required: name a suite, e.g. tsplib or bbob-f8-d10")
 	}
-	st, err := e.opts.Suites.Lookup(spec.GetSuite())
+	opts, err := suiteOptions(spec)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.opts.Suites.Lookup(spec.GetSuite(), opts)
 	if err != nil {
 		return nil, fieldErr("spec.suite", "%v", err)
 	}
@@ -232,6 +239,20 @@ func (e *Engine) planFor(ctx context.Context, spec *v1.EvolutionSpec) (*plan, er
 		agentSpace = a.GetSpec().GetSearchSpace()
 	}
 	return check(spec, st, agentSpace)
+}
+
+// suiteOptions checks spec.candidate_resources and turns them into the
+// suite's options: cpu_millis as cores, memory_bytes, pids, tier_bytes.
+func suiteOptions(spec *v1.EvolutionSpec) (suite.Options, error) {
+	r := spec.GetCandidateResources()
+	if err := resources.Check(r); err != nil {
+		var fe *resources.FieldError
+		if errors.As(err, &fe) {
+			return suite.Options{}, fieldErr("spec.candidate_resources."+fe.Field, "%s", fe.Msg)
+		}
+		return suite.Options{}, fieldErr("spec.candidate_resources", "%v", err)
+	}
+	return suite.Options{Limits: resources.Limits(r)}, nil
 }
 
 // Pause stops the evolution after its current generation's evaluations

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // builtDir holds the built-in plugins and the test strategy, built once.
@@ -251,8 +253,8 @@ type stallingSuites struct {
 	count *atomic.Int64
 }
 
-func (s stallingSuites) Lookup(name string) (suite.Suite, error) {
-	st, err := s.inner.Lookup(name)
+func (s stallingSuites) Lookup(name string, opts suite.Options) (suite.Suite, error) {
+	st, err := s.inner.Lookup(name, opts)
 	return stallingSuite{st, s}, err
 }
 
@@ -509,5 +511,50 @@ func TestAgentTemplateCarriesTheSpace(t *testing.T) {
 	var fe *FieldError
 	if _, err := w.eng.Create(ctx, bad, ""); !errors.As(err, &fe) || fe.Field != "spec.agent" {
 		t.Fatalf("unknown agent: %v", err)
+	}
+}
+
+// recordingSuites remembers the options of each lookup.
+type recordingSuites struct {
+	inner suite.Catalog
+	opts  *[]suite.Options
+}
+
+func (s recordingSuites) Lookup(name string, opts suite.Options) (suite.Suite, error) {
+	*s.opts = append(*s.opts, opts)
+	return s.inner.Lookup(name, opts)
+}
+
+func TestCandidateResourcesReachTheSuite(t *testing.T) {
+	var seen []suite.Options
+	e := &Engine{opts: Options{Suites: recordingSuites{inner: suite.Catalog{}, opts: &seen}}}
+	spec := evolution("limited", "bbob-f1-d2", "random", 8, 1).GetSpec()
+	spec.CandidateResources = &v1.ResourceList{CpuMillis: 250, MemoryBytes: 128 << 20, Pids: 16, TierBytes: map[string]int64{"nvme": 1 << 30}}
+	if _, err := e.planFor(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	want := container.Limits{CPUs: 0.25, MemoryBytes: 128 << 20, Pids: 16, Tiers: map[container.Tier]int64{container.TierNVMe: 1 << 30}}
+	if len(seen) != 1 || !reflect.DeepEqual(seen[0].Limits, want) {
+		t.Fatalf("suite options %+v, want limits %+v", seen, want)
+	}
+	spec.CandidateResources = nil
+	if _, err := e.planFor(context.Background(), spec); err != nil || !reflect.DeepEqual(seen[1], suite.Options{}) {
+		t.Fatalf("no candidate resources: %+v %v", seen, err)
+	}
+
+	for field, r := range map[string]*v1.ResourceList{
+		`spec.candidate_resources.tier_bytes["xyz"]`: {TierBytes: map[string]int64{"xyz": 1}},
+		`spec.candidate_resources.tier_bytes["cpu"]`: {MemoryBytes: 1 << 20, TierBytes: map[string]int64{"cpu": 2 << 20}},
+		"spec.candidate_resources.pids":              {Pids: -1},
+	} {
+		spec.CandidateResources = r
+		_, err := e.planFor(context.Background(), spec)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%v: got %v, want a field error for %s", r, err, field)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("invalid limits reached the suite catalog: %d lookups", len(seen))
 	}
 }

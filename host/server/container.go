@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/resources"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
@@ -128,25 +129,12 @@ func checkContainer(c *v1.Container) error {
 			return invalidField(fmt.Sprintf("container.spec.mounts[%d].target", i), "%q must be an absolute path in the container", m.GetTarget())
 		}
 	}
-	r := spec.GetResources()
-	for _, f := range []struct {
-		field string
-		v     int64
-	}{
-		{"container.spec.resources.cpu_millis", r.GetCpuMillis()},
-		{"container.spec.resources.memory_bytes", r.GetMemoryBytes()},
-		{"container.spec.resources.pids", r.GetPids()},
-		{"container.spec.resources.gpus", int64(r.GetGpus())},
-	} {
-		if f.v < 0 {
-			return invalidField(f.field, "%d must not be negative (0 means no limit)", f.v)
+	if err := resources.Check(spec.GetResources()); err != nil {
+		var fe *resources.FieldError
+		if errors.As(err, &fe) {
+			return invalidField("container.spec.resources."+fe.Field, "%s", fe.Msg)
 		}
-	}
-	if m := r.GetCpuMillis(); m > 0 && m < 10 {
-		return invalidField("container.spec.resources.cpu_millis", "%d is below the kernel's smallest CPU quota, 10 (0.01 cores)", m)
-	}
-	if r.GetGpus() > 0 {
-		return invalidField("container.spec.resources.gpus", "GPUs are not supported for containers yet; set 0")
+		return invalidField("container.spec.resources", "%v", err)
 	}
 	return nil
 }
@@ -163,7 +151,10 @@ func runtimeSpec(c *v1.Container) container.Spec {
 	for _, m := range spec.GetMounts() {
 		mounts = append(mounts, container.Mount{Source: m.GetSource(), Target: m.GetTarget(), ReadOnly: m.GetReadOnly()})
 	}
-	r := spec.GetResources()
+	limits := resources.Limits(spec.GetResources())
+	// The cpu tier's quota is the memory limit; runtimes that still read
+	// MemoryBytes get it there too (checkContainer refused two values).
+	limits.MemoryBytes = limits.Memory()
 	return container.Spec{
 		ID:       c.GetMetadata().GetName(),
 		Image:    spec.GetImage(),
@@ -171,11 +162,7 @@ func runtimeSpec(c *v1.Container) container.Spec {
 		Env:      env,
 		Hostname: spec.GetHostname(),
 		Mounts:   mounts,
-		Limits: container.Limits{
-			MemoryBytes: r.GetMemoryBytes(),
-			CPUs:        float64(r.GetCpuMillis()) / 1000,
-			Pids:        r.GetPids(),
-		},
+		Limits:   limits,
 	}
 }
 

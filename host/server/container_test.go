@@ -271,15 +271,40 @@ func TestContainersWithContainerd(t *testing.T) {
 		}
 	})
 
+	t.Run("oom at the cpu tier quota", func(t *testing.T) {
+		c := mkContainer("tierhog", e.image, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+		c.Spec.Resources = &v1.ResourceList{TierBytes: map[string]int64{"cpu": 32 << 20, "nvme": 1 << 30}}
+		if _, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: c}); err != nil {
+			t.Fatal(err)
+		}
+		got := waitFinal(t, d, "tierhog")
+		if st := got.GetStatus(); !st.GetOomKilled() || st.GetPhase() != "Failed" {
+			t.Fatalf("status %v, want Failed with oom_killed: the cpu tier quota is the memory limit", st)
+		}
+		if tb := got.GetSpec().GetResources().GetTierBytes(); tb["cpu"] != 32<<20 || tb["nvme"] != 1<<30 {
+			t.Errorf("tier quotas not stored: %v", tb)
+		}
+		// Under its quota the same command runs to the end.
+		c = mkContainer("tierfits", e.image, "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
+		c.Spec.Resources = &v1.ResourceList{MemoryBytes: 32 << 20, TierBytes: map[string]int64{"cpu": 32 << 20}}
+		if _, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: c}); err != nil {
+			t.Fatal(err)
+		}
+		if st := waitFinal(t, d, "tierfits").GetStatus(); st.GetPhase() != "Exited" || st.GetExitCode() != 0 {
+			t.Fatalf("status %v, want Exited 0", st)
+		}
+	})
+
 	t.Run("bad inputs", func(t *testing.T) {
 		for field, c := range map[string]*v1.Container{
-			"container.metadata.name":               mkContainer("Bad_Name", e.image),
-			"container.spec.image":                  mkContainer("noimage", ""),
-			"container.spec.runtime":                {Metadata: &v1.ObjectMeta{Name: "rt"}, Spec: &v1.ContainerSpec{Image: e.image, Runtime: "kata"}},
-			"container.spec.resources.memory_bytes": {Metadata: &v1.ObjectMeta{Name: "mem"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{MemoryBytes: -1}}},
-			"container.spec.resources.cpu_millis":   {Metadata: &v1.ObjectMeta{Name: "cpu"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{CpuMillis: -1}}},
-			"container.spec.resources.pids":         {Metadata: &v1.ObjectMeta{Name: "pids"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{Pids: -1}}},
-			"container.spec.mounts[0].source":       {Metadata: &v1.ObjectMeta{Name: "mnt"}, Spec: &v1.ContainerSpec{Image: e.image, Mounts: []*v1.Mount{{Source: "rel", Target: "/x"}}}},
+			"container.metadata.name":                    mkContainer("Bad_Name", e.image),
+			"container.spec.image":                       mkContainer("noimage", ""),
+			"container.spec.runtime":                     {Metadata: &v1.ObjectMeta{Name: "rt"}, Spec: &v1.ContainerSpec{Image: e.image, Runtime: "kata"}},
+			"container.spec.resources.memory_bytes":      {Metadata: &v1.ObjectMeta{Name: "mem"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{MemoryBytes: -1}}},
+			"container.spec.resources.cpu_millis":        {Metadata: &v1.ObjectMeta{Name: "cpu"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{CpuMillis: -1}}},
+			"container.spec.resources.pids":              {Metadata: &v1.ObjectMeta{Name: "pids"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{Pids: -1}}},
+			"container.spec.mounts[0].source":            {Metadata: &v1.ObjectMeta{Name: "mnt"}, Spec: &v1.ContainerSpec{Image: e.image, Mounts: []*v1.Mount{{Source: "rel", Target: "/x"}}}},
+			`container.spec.resources.tier_bytes["xyz"]`: {Metadata: &v1.ObjectMeta{Name: "tier"}, Spec: &v1.ContainerSpec{Image: e.image, Resources: &v1.ResourceList{TierBytes: map[string]int64{"xyz": 1}}}},
 		} {
 			_, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: c})
 			wantField(t, err, field)
@@ -319,4 +344,32 @@ func TestContainerWithoutContainerd(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition, "containerd-address")
 	_, err = cs.GetContainer(d.ctx(), &v1.GetContainerRequest{Name: "c"})
 	wantCode(t, err, codes.NotFound, "")
+}
+
+// TestContainerResourcesAreChecked: resources are checked before anything
+// else happens, with the field named; no containerd is needed for that.
+func TestContainerResourcesAreChecked(t *testing.T) {
+	d := start(t, t.TempDir())
+	cs := v1.NewContainerServiceClient(d.conn)
+	for _, c := range []struct {
+		r            *v1.ResourceList
+		field, words string
+	}{
+		{&v1.ResourceList{TierBytes: map[string]int64{"xyz": 1 << 20}}, `container.spec.resources.tier_bytes["xyz"]`, `unknown tier "xyz"`},
+		{&v1.ResourceList{TierBytes: map[string]int64{"nvme": -1}}, `container.spec.resources.tier_bytes["nvme"]`, "must not be negative"},
+		{&v1.ResourceList{MemoryBytes: 64 << 20, TierBytes: map[string]int64{"cpu": 32 << 20}}, `container.spec.resources.tier_bytes["cpu"]`, "drop memory_bytes"},
+		{&v1.ResourceList{CpuMillis: 5}, "container.spec.resources.cpu_millis", "smallest CPU quota"},
+		{&v1.ResourceList{Gpus: 1}, "container.spec.resources.gpus", "not supported"},
+	} {
+		ct := mkContainer("limited", "img")
+		ct.Spec.Resources = c.r
+		_, err := cs.CreateContainer(d.ctx(), &v1.CreateContainerRequest{Container: ct})
+		wantField(t, err, c.field)
+		wantCode(t, err, codes.InvalidArgument, c.words)
+	}
+	// Valid quotas get as far as the missing runtime.
+	ct := mkContainer("limited", "img")
+	ct.Spec.Resources = &v1.ResourceList{MemoryBytes: 32 << 20, TierBytes: map[string]int64{"cpu": 32 << 20, "ssd": 1 << 30}}
+	_, err := cs.CreateContainer(d.ctx(), &v1.CreateContainerRequest{Container: ct})
+	wantCode(t, err, codes.FailedPrecondition, "containerd-address")
 }

@@ -154,7 +154,7 @@ type suiteService struct {
 var builtinSuites = []string{"tsplib", "tsplib-small", "bbob-f1-d10", "bbob-f8-d10", "bbob-f10-d10", "bbob-f15-d10"}
 
 func (s *suiteService) describe(name string) (*v1.Suite, error) {
-	st, err := s.catalog.Lookup(name)
+	st, err := s.catalog.Lookup(name, suite.Options{})
 	if err != nil {
 		return nil, status.Error(codes.NotFound, err.Error())
 	}

@@ -26,7 +26,8 @@ func TestEvolutionOverGRPC(t *testing.T) {
 
 	spec := func() *v1.EvolutionSpec {
 		return &v1.EvolutionSpec{Strategy: &v1.PluginRef{Name: "random"}, Suite: "bbob-f1-d2", Seed: 3,
-			Budget: &v1.Budget{MaxEvaluations: 24, BatchSize: 8}}
+			Budget:             &v1.Budget{MaxEvaluations: 24, BatchSize: 8},
+			CandidateResources: &v1.ResourceList{CpuMillis: 500, TierBytes: map[string]int64{"cpu": 256 << 20, "nvme": 1 << 30}}}
 	}
 	// Bad requests name the field and store nothing.
 	bad := spec()
@@ -37,6 +38,19 @@ func TestEvolutionOverGRPC(t *testing.T) {
 	bad.Suite = "nope"
 	_, err = evos.CreateEvolution(ctx, &v1.CreateEvolutionRequest{Evolution: &v1.Evolution{Metadata: &v1.ObjectMeta{Name: "bad"}, Spec: bad}})
 	wantCode(t, err, codes.InvalidArgument, "evolution.spec.suite")
+	for field, r := range map[string]*v1.ResourceList{
+		`evolution.spec.candidate_resources.tier_bytes["xyz"]`:  {TierBytes: map[string]int64{"xyz": 1 << 20}},
+		`evolution.spec.candidate_resources.tier_bytes["nvme"]`: {TierBytes: map[string]int64{"nvme": -1}},
+		`evolution.spec.candidate_resources.tier_bytes["cpu"]`:  {MemoryBytes: 64 << 20, TierBytes: map[string]int64{"cpu": 32 << 20}},
+		"evolution.spec.candidate_resources.memory_bytes":       {MemoryBytes: -1},
+		"evolution.spec.candidate_resources.cpu_millis":         {CpuMillis: 1},
+		"evolution.spec.candidate_resources.gpus":               {Gpus: 1},
+	} {
+		bad = spec()
+		bad.CandidateResources = r
+		_, err = evos.CreateEvolution(ctx, &v1.CreateEvolutionRequest{Evolution: &v1.Evolution{Metadata: &v1.ObjectMeta{Name: "bad"}, Spec: bad}})
+		wantField(t, err, field)
+	}
 	_, err = evos.CreateEvolution(ctx, &v1.CreateEvolutionRequest{Evolution: &v1.Evolution{Metadata: &v1.ObjectMeta{Name: "Bad_Name"}, Spec: spec()}})
 	wantCode(t, err, codes.InvalidArgument, "evolution.metadata.name")
 	if _, err := evos.GetEvolution(ctx, &v1.GetEvolutionRequest{Name: "bad"}); err == nil {
@@ -57,6 +71,9 @@ func TestEvolutionOverGRPC(t *testing.T) {
 	evo := &v1.Evolution{}
 	if err := done.GetResponse().UnmarshalTo(evo); err != nil || evo.GetStatus().GetPhase() != "Succeeded" || evo.GetStatus().GetEvaluations() != 24 {
 		t.Fatalf("result %v %v", evo.GetStatus(), err)
+	}
+	if r := evo.GetSpec().GetCandidateResources(); r.GetCpuMillis() != 500 || r.GetTierBytes()["nvme"] != 1<<30 {
+		t.Errorf("candidate resources not kept: %v", r)
 	}
 	// The same request again returns the same operation.
 	again, err := evos.CreateEvolution(ctx, &v1.CreateEvolutionRequest{Evolution: &v1.Evolution{Metadata: &v1.ObjectMeta{Name: "sphere"}, Spec: spec()}, RequestId: "r1"})

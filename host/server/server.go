@@ -36,6 +36,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/containerd"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
@@ -165,7 +166,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(err)
 	}
 	evidence.reg = s.registry
-	s.catalog = suite.Catalog{TSPSolver: findTSPSolver(cfg.TSPSolver), DataDir: filepath.Join(cfg.CacheDir, "suites")}
+	s.catalog = suite.Catalog{
+		TSPSolver: findTSPSolver(cfg.TSPSolver),
+		DataDir:   filepath.Join(cfg.CacheDir, "suites"),
+		// What an evolution's candidate_resources leave unset.
+		DefaultLimits: container.Limits{MemoryBytes: int64(cfg.EvalMemory), CPUs: cfg.EvalCPUs, Pids: cfg.EvalPids},
+		Runtime:       cfg.EvalRuntime,
+	}
 	s.engine = evolve.New(evolve.Options{
 		Store:      s.store,
 		Plugins:    s.registry,

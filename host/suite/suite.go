@@ -15,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // Objective is a score a suite reports and which way is better.
@@ -145,6 +146,14 @@ func BetterScores(objectives []Objective, a, b map[string]float64) bool {
 	return false
 }
 
+// Options are per-evolution options a suite may honour; zero fields take
+// the catalog's defaults.
+type Options struct {
+	// Limits bound each candidate evaluation's container (process-based
+	// suites); zero fields take Catalog.DefaultLimits.
+	Limits container.Limits
+}
+
 // Catalog resolves suite names to built-in suites.
 type Catalog struct {
 	// TSPSolver is the command that runs the tspsolver example agent, e.g.
@@ -152,6 +161,15 @@ type Catalog struct {
 	TSPSolver []string
 	// DataDir is where suites unpack their data (tsplib instances).
 	DataDir string
+	// DefaultLimits bound each candidate evaluation of a process-based
+	// suite where the evolution's Options leave a limit unset (swarmd's
+	// eval-memory, eval-cpus and eval-pids).
+	DefaultLimits container.Limits
+	// Runtime runs the candidates of process-based suites: "native" or
+	// "containerd" (a container per evaluation), or "process" (a plain
+	// child process, unconfined); empty is "process" (swarmd's
+	// eval-runtime).
+	Runtime string
 }
 
 // Names lists the built-in suite names (bbob ones are patterns).
@@ -162,13 +180,19 @@ func (c Catalog) Names() []string {
 // Lookup returns the built-in suite called name: "bbob-f8-d10" (function
 // 8 in 10 dimensions, instance 1), "bbob-f15-d20-i3", "tsplib" (every
 // instance of the training set up to 200 cities) or "tsplib-small"
-// (eil51, berlin52, st70).
-func (c Catalog) Lookup(name string) (Suite, error) {
+// (eil51, berlin52, st70). opts.Limits over c.DefaultLimits bound the
+// candidates of process-based suites; limits that do not validate are an
+// error.
+func (c Catalog) Lookup(name string, opts Options) (Suite, error) {
+	limits := opts.Limits.WithDefaults(c.DefaultLimits)
+	if err := limits.Validate(); err != nil {
+		return nil, fmt.Errorf("suite %s: candidate limits: %w", name, err)
+	}
 	switch {
 	case strings.HasPrefix(name, "bbob-"):
 		return parseBBOB(name)
 	case name == "tsplib" || name == "tsplib-small":
-		return newTSPLIB(name, c)
+		return newTSPLIB(name, c, limits)
 	}
 	return nil, fmt.Errorf("unknown suite %q: built-in suites are %s", name, strings.Join(c.Names(), ", "))
 }

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratoswarm/stratoswarm/benchmarks/agents/tspsolver/solver"
 	"github.com/stratoswarm/stratoswarm/host/space"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // tspsolverBin is the example agent, built once for these tests.
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 
 func TestBBOBNames(t *testing.T) {
 	c := Catalog{}
-	s, err := c.Lookup("bbob-f8-d10-i2")
+	s, err := c.Lookup("bbob-f8-d10-i2", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestBBOBNames(t *testing.T) {
 		t.Fatalf("bad genome: %+v", o)
 	}
 	for _, bad := range []string{"bbob-f8", "bbob-x8-d10", "bbob-f25-d10", "bbob-f8-d1", "bbob-f8-d10-i0", "bbob-f8-d10-i1-z", "bob"} {
-		if _, err := c.Lookup(bad); err == nil {
+		if _, err := c.Lookup(bad, Options{}); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
@@ -74,7 +76,7 @@ func TestAggregateAndStages(t *testing.T) {
 	if _, failed, reason := Aggregate([]Outcome{{Failed: true, Reason: "crash"}}, objs); !failed || reason != "crash" {
 		t.Fatalf("all failed: %v %q", failed, reason)
 	}
-	s, err := Catalog{TSPSolver: []string{tspsolverBin}, DataDir: t.TempDir()}.Lookup("tsplib")
+	s, err := Catalog{TSPSolver: []string{tspsolverBin}, DataDir: t.TempDir()}.Lookup("tsplib", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,7 @@ func TestAggregateAndStages(t *testing.T) {
 
 func tspSuiteWith(t *testing.T, command []string, timeout time.Duration) *tspSuite {
 	t.Helper()
-	s, err := Catalog{TSPSolver: command, DataDir: t.TempDir()}.Lookup("tsplib-small")
+	s, err := Catalog{TSPSolver: command, DataDir: t.TempDir()}.Lookup("tsplib-small", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +151,36 @@ func TestTSPLIBCandidatesThatMisbehaveFail(t *testing.T) {
 		if !o.Failed || !strings.Contains(o.Reason, c.want) {
 			t.Errorf("%s: %+v, want a failure containing %q", c.name, o, c.want)
 		}
+	}
+}
+
+func TestLookupMergesAndChecksCandidateLimits(t *testing.T) {
+	c := Catalog{TSPSolver: []string{tspsolverBin}, DataDir: t.TempDir(), Runtime: "process",
+		DefaultLimits: container.Limits{MemoryBytes: 512 << 20, CPUs: 1, Pids: 128}}
+	s, err := c.Lookup("tsplib-small", Options{Limits: container.Limits{CPUs: 0.5, Tiers: map[container.Tier]int64{container.TierCPU: 256 << 20, container.TierNVMe: 1 << 30}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := container.Limits{CPUs: 0.5, Pids: 128, Tiers: map[container.Tier]int64{container.TierCPU: 256 << 20, container.TierNVMe: 1 << 30}}
+	if got := s.(*tspSuite).limits; !reflect.DeepEqual(got, want) || got.Memory() != 256<<20 {
+		t.Errorf("limits %+v, want %+v", got, want)
+	}
+	s, err = c.Lookup("tsplib-small", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.(*tspSuite).limits; !reflect.DeepEqual(got, c.DefaultLimits) {
+		t.Errorf("no options: limits %+v, want the defaults %+v", got, c.DefaultLimits)
+	}
+	for _, name := range []string{"tsplib-small", "bbob-f1-d10"} {
+		_, err := c.Lookup(name, Options{Limits: container.Limits{Tiers: map[container.Tier]int64{"xyz": 1}}})
+		if err == nil || !strings.Contains(err.Error(), "suite "+name+": candidate limits: limits: Tiers[\"xyz\"]: unknown tier") {
+			t.Errorf("%s with an unknown tier: %v", name, err)
+		}
+	}
+	bad := c
+	bad.DefaultLimits.Pids = -1
+	if _, err := bad.Lookup("bbob-f1-d10", Options{}); err == nil || !strings.Contains(err.Error(), "Pids") {
+		t.Errorf("bad defaults: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/benchmarks/agents/tspsolver/solver"
 	"github.com/stratoswarm/stratoswarm/benchmarks/suites/tsplib"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // DefaultTaskTimeout bounds one process evaluation unless a suite says
@@ -41,13 +42,14 @@ type tspSuite struct {
 	subsets map[string][]string
 	dir     string // the instances, unpacked
 	run     processRunner
+	limits  container.Limits // each evaluation's, defaults merged
 }
 
 // tsplibMaxCities keeps "tsplib" to instances a solver handles in well under
 // a second each.
 const tsplibMaxCities = 200
 
-func newTSPLIB(name string, c Catalog) (Suite, error) {
+func newTSPLIB(name string, c Catalog, limits container.Limits) (Suite, error) {
 	if len(c.TSPSolver) == 0 {
 		return nil, fmt.Errorf("suite %s needs the tspsolver example agent, and none was found beside this binary or on PATH: build it with `make build` (bin/tspsolver) or set swarmd's --tspsolver", name)
 	}
@@ -59,7 +61,7 @@ func newTSPLIB(name string, c Catalog) (Suite, error) {
 	if err := unpack(tsplib.Data(), dir); err != nil {
 		return nil, fmt.Errorf("suite %s: unpack the instances: %w", name, err)
 	}
-	s := &tspSuite{name: name, dir: dir, run: processRunner{command: c.TSPSolver, timeout: DefaultTaskTimeout}}
+	s := &tspSuite{name: name, dir: dir, run: processRunner{command: c.TSPSolver, timeout: DefaultTaskTimeout}, limits: limits}
 	small := []string{"eil51", "berlin52", "st70"}
 	if name == "tsplib-small" {
 		for _, n := range small {

@@ -452,17 +452,22 @@ type EvolutionSpec struct {
 	// agent names the agent template whose search space is evolved.
 	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
 	// search_space overrides the agent's, or stands alone without an agent.
-	SearchSpace   *SearchSpace `protobuf:"bytes,2,opt,name=search_space,json=searchSpace,proto3" json:"search_space,omitempty"`
-	Strategy      *PluginRef   `protobuf:"bytes,3,opt,name=strategy,proto3" json:"strategy,omitempty"`
-	Suite         string       `protobuf:"bytes,4,opt,name=suite,proto3" json:"suite,omitempty"`
-	Objectives    []*Objective `protobuf:"bytes,5,rep,name=objectives,proto3" json:"objectives,omitempty"`
-	Budget        *Budget      `protobuf:"bytes,6,opt,name=budget,proto3" json:"budget,omitempty"`
-	Seed          uint64       `protobuf:"varint,7,opt,name=seed,proto3" json:"seed,omitempty"`
-	Stages        []*Stage     `protobuf:"bytes,8,rep,name=stages,proto3" json:"stages,omitempty"`
-	TrustScorer   *PluginRef   `protobuf:"bytes,9,opt,name=trust_scorer,json=trustScorer,proto3" json:"trust_scorer,omitempty"`
-	Personality   *PluginRef   `protobuf:"bytes,10,opt,name=personality,proto3" json:"personality,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SearchSpace *SearchSpace `protobuf:"bytes,2,opt,name=search_space,json=searchSpace,proto3" json:"search_space,omitempty"`
+	Strategy    *PluginRef   `protobuf:"bytes,3,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Suite       string       `protobuf:"bytes,4,opt,name=suite,proto3" json:"suite,omitempty"`
+	Objectives  []*Objective `protobuf:"bytes,5,rep,name=objectives,proto3" json:"objectives,omitempty"`
+	Budget      *Budget      `protobuf:"bytes,6,opt,name=budget,proto3" json:"budget,omitempty"`
+	Seed        uint64       `protobuf:"varint,7,opt,name=seed,proto3" json:"seed,omitempty"`
+	Stages      []*Stage     `protobuf:"bytes,8,rep,name=stages,proto3" json:"stages,omitempty"`
+	TrustScorer *PluginRef   `protobuf:"bytes,9,opt,name=trust_scorer,json=trustScorer,proto3" json:"trust_scorer,omitempty"`
+	Personality *PluginRef   `protobuf:"bytes,10,opt,name=personality,proto3" json:"personality,omitempty"`
+	// candidate_resources bound the container each candidate evaluation of a
+	// process-based suite (tsplib) runs in: memory_bytes, cpu_millis, pids and
+	// tier_bytes (the cpu tier is the memory limit). Zero fields take the
+	// daemon's defaults (eval-memory, eval-cpus, eval-pids); gpus must be 0.
+	CandidateResources *ResourceList `protobuf:"bytes,11,opt,name=candidate_resources,json=candidateResources,proto3" json:"candidate_resources,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *EvolutionSpec) Reset() {
@@ -561,6 +566,13 @@ func (x *EvolutionSpec) GetTrustScorer() *PluginRef {
 func (x *EvolutionSpec) GetPersonality() *PluginRef {
 	if x != nil {
 		return x.Personality
+	}
+	return nil
+}
+
+func (x *EvolutionSpec) GetCandidateResources() *ResourceList {
+	if x != nil {
+		return x.CandidateResources
 	}
 	return nil
 }
@@ -2307,7 +2319,7 @@ const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
 	"\tEvolution\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x127\n" +
 	"\x04spec\x18\x02 \x01(\v2#.stratoswarm.v1alpha1.EvolutionSpecR\x04spec\x12=\n" +
-	"\x06status\x18\x03 \x01(\v2%.stratoswarm.v1alpha1.EvolutionStatusR\x06status\"\x85\x04\n" +
+	"\x06status\x18\x03 \x01(\v2%.stratoswarm.v1alpha1.EvolutionStatusR\x06status\"\xda\x04\n" +
 	"\rEvolutionSpec\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12D\n" +
 	"\fsearch_space\x18\x02 \x01(\v2!.stratoswarm.v1alpha1.SearchSpaceR\vsearchSpace\x12;\n" +
@@ -2321,7 +2333,8 @@ const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
 	"\x06stages\x18\b \x03(\v2\x1b.stratoswarm.v1alpha1.StageR\x06stages\x12B\n" +
 	"\ftrust_scorer\x18\t \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vtrustScorer\x12A\n" +
 	"\vpersonality\x18\n" +
-	" \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vpersonality\"\xac\x01\n" +
+	" \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vpersonality\x12S\n" +
+	"\x13candidate_resources\x18\v \x01(\v2\".stratoswarm.v1alpha1.ResourceListR\x12candidateResources\"\xac\x01\n" +
 	"\tObjective\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12G\n" +
 	"\tdirection\x18\x02 \x01(\x0e2).stratoswarm.v1alpha1.Objective.DirectionR\tdirection\"B\n" +
@@ -2547,10 +2560,11 @@ var file_stratoswarm_v1alpha1_evolution_proto_goTypes = []any{
 	(*Condition)(nil),               // 43: stratoswarm.v1alpha1.Condition
 	(*SearchSpace)(nil),             // 44: stratoswarm.v1alpha1.SearchSpace
 	(*PluginRef)(nil),               // 45: stratoswarm.v1alpha1.PluginRef
-	(*timestamppb.Timestamp)(nil),   // 46: google.protobuf.Timestamp
-	(*TrustScore)(nil),              // 47: stratoswarm.v1alpha1.TrustScore
-	(EventType)(0),                  // 48: stratoswarm.v1alpha1.EventType
-	(*Operation)(nil),               // 49: stratoswarm.v1alpha1.Operation
+	(*ResourceList)(nil),            // 46: stratoswarm.v1alpha1.ResourceList
+	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
+	(*TrustScore)(nil),              // 48: stratoswarm.v1alpha1.TrustScore
+	(EventType)(0),                  // 49: stratoswarm.v1alpha1.EventType
+	(*Operation)(nil),               // 50: stratoswarm.v1alpha1.Operation
 }
 var file_stratoswarm_v1alpha1_evolution_proto_depIdxs = []int32{
 	40, // 0: stratoswarm.v1alpha1.Suite.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
@@ -2571,67 +2585,68 @@ var file_stratoswarm_v1alpha1_evolution_proto_depIdxs = []int32{
 	10, // 15: stratoswarm.v1alpha1.EvolutionSpec.stages:type_name -> stratoswarm.v1alpha1.Stage
 	45, // 16: stratoswarm.v1alpha1.EvolutionSpec.trust_scorer:type_name -> stratoswarm.v1alpha1.PluginRef
 	45, // 17: stratoswarm.v1alpha1.EvolutionSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
-	0,  // 18: stratoswarm.v1alpha1.Objective.direction:type_name -> stratoswarm.v1alpha1.Objective.Direction
-	41, // 19: stratoswarm.v1alpha1.Budget.wall_time:type_name -> google.protobuf.Duration
-	37, // 20: stratoswarm.v1alpha1.EvolutionStatus.best_scores:type_name -> stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
-	46, // 21: stratoswarm.v1alpha1.EvolutionStatus.start_time:type_name -> google.protobuf.Timestamp
-	46, // 22: stratoswarm.v1alpha1.EvolutionStatus.end_time:type_name -> google.protobuf.Timestamp
-	43, // 23: stratoswarm.v1alpha1.EvolutionStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	40, // 24: stratoswarm.v1alpha1.Candidate.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
-	13, // 25: stratoswarm.v1alpha1.Candidate.spec:type_name -> stratoswarm.v1alpha1.CandidateSpec
-	14, // 26: stratoswarm.v1alpha1.Candidate.status:type_name -> stratoswarm.v1alpha1.CandidateStatus
-	42, // 27: stratoswarm.v1alpha1.CandidateSpec.genome:type_name -> google.protobuf.Struct
-	38, // 28: stratoswarm.v1alpha1.CandidateStatus.scores:type_name -> stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
-	15, // 29: stratoswarm.v1alpha1.CandidateStatus.task_results:type_name -> stratoswarm.v1alpha1.TaskResult
-	47, // 30: stratoswarm.v1alpha1.CandidateStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
-	39, // 31: stratoswarm.v1alpha1.TaskResult.scores:type_name -> stratoswarm.v1alpha1.TaskResult.ScoresEntry
-	41, // 32: stratoswarm.v1alpha1.TaskResult.duration:type_name -> google.protobuf.Duration
-	1,  // 33: stratoswarm.v1alpha1.CreateSuiteRequest.suite:type_name -> stratoswarm.v1alpha1.Suite
-	1,  // 34: stratoswarm.v1alpha1.ListSuitesResponse.suites:type_name -> stratoswarm.v1alpha1.Suite
-	48, // 35: stratoswarm.v1alpha1.WatchSuitesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
-	1,  // 36: stratoswarm.v1alpha1.WatchSuitesResponse.suite:type_name -> stratoswarm.v1alpha1.Suite
-	6,  // 37: stratoswarm.v1alpha1.CreateEvolutionRequest.evolution:type_name -> stratoswarm.v1alpha1.Evolution
-	6,  // 38: stratoswarm.v1alpha1.ListEvolutionsResponse.evolutions:type_name -> stratoswarm.v1alpha1.Evolution
-	48, // 39: stratoswarm.v1alpha1.WatchEvolutionsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
-	6,  // 40: stratoswarm.v1alpha1.WatchEvolutionsResponse.evolution:type_name -> stratoswarm.v1alpha1.Evolution
-	45, // 41: stratoswarm.v1alpha1.ResumeEvolutionRequest.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
-	12, // 42: stratoswarm.v1alpha1.ListCandidatesResponse.candidates:type_name -> stratoswarm.v1alpha1.Candidate
-	40, // 43: stratoswarm.v1alpha1.EvolutionCheckpoint.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
-	41, // 44: stratoswarm.v1alpha1.EvolutionCheckpoint.elapsed:type_name -> google.protobuf.Duration
-	4,  // 45: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry.value:type_name -> stratoswarm.v1alpha1.TaskList
-	16, // 46: stratoswarm.v1alpha1.SuiteService.CreateSuite:input_type -> stratoswarm.v1alpha1.CreateSuiteRequest
-	17, // 47: stratoswarm.v1alpha1.SuiteService.GetSuite:input_type -> stratoswarm.v1alpha1.GetSuiteRequest
-	18, // 48: stratoswarm.v1alpha1.SuiteService.ListSuites:input_type -> stratoswarm.v1alpha1.ListSuitesRequest
-	20, // 49: stratoswarm.v1alpha1.SuiteService.DeleteSuite:input_type -> stratoswarm.v1alpha1.DeleteSuiteRequest
-	21, // 50: stratoswarm.v1alpha1.SuiteService.WatchSuites:input_type -> stratoswarm.v1alpha1.WatchSuitesRequest
-	23, // 51: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:input_type -> stratoswarm.v1alpha1.CreateEvolutionRequest
-	24, // 52: stratoswarm.v1alpha1.EvolutionService.GetEvolution:input_type -> stratoswarm.v1alpha1.GetEvolutionRequest
-	25, // 53: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:input_type -> stratoswarm.v1alpha1.ListEvolutionsRequest
-	27, // 54: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:input_type -> stratoswarm.v1alpha1.WatchEvolutionsRequest
-	29, // 55: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:input_type -> stratoswarm.v1alpha1.PauseEvolutionRequest
-	30, // 56: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:input_type -> stratoswarm.v1alpha1.ResumeEvolutionRequest
-	31, // 57: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:input_type -> stratoswarm.v1alpha1.CancelEvolutionRequest
-	32, // 58: stratoswarm.v1alpha1.EvolutionService.ListCandidates:input_type -> stratoswarm.v1alpha1.ListCandidatesRequest
-	34, // 59: stratoswarm.v1alpha1.EvolutionService.GetCandidate:input_type -> stratoswarm.v1alpha1.GetCandidateRequest
-	1,  // 60: stratoswarm.v1alpha1.SuiteService.CreateSuite:output_type -> stratoswarm.v1alpha1.Suite
-	1,  // 61: stratoswarm.v1alpha1.SuiteService.GetSuite:output_type -> stratoswarm.v1alpha1.Suite
-	19, // 62: stratoswarm.v1alpha1.SuiteService.ListSuites:output_type -> stratoswarm.v1alpha1.ListSuitesResponse
-	1,  // 63: stratoswarm.v1alpha1.SuiteService.DeleteSuite:output_type -> stratoswarm.v1alpha1.Suite
-	22, // 64: stratoswarm.v1alpha1.SuiteService.WatchSuites:output_type -> stratoswarm.v1alpha1.WatchSuitesResponse
-	49, // 65: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:output_type -> stratoswarm.v1alpha1.Operation
-	6,  // 66: stratoswarm.v1alpha1.EvolutionService.GetEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	26, // 67: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:output_type -> stratoswarm.v1alpha1.ListEvolutionsResponse
-	28, // 68: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:output_type -> stratoswarm.v1alpha1.WatchEvolutionsResponse
-	6,  // 69: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	49, // 70: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:output_type -> stratoswarm.v1alpha1.Operation
-	6,  // 71: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:output_type -> stratoswarm.v1alpha1.Evolution
-	33, // 72: stratoswarm.v1alpha1.EvolutionService.ListCandidates:output_type -> stratoswarm.v1alpha1.ListCandidatesResponse
-	12, // 73: stratoswarm.v1alpha1.EvolutionService.GetCandidate:output_type -> stratoswarm.v1alpha1.Candidate
-	60, // [60:74] is the sub-list for method output_type
-	46, // [46:60] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	46, // 18: stratoswarm.v1alpha1.EvolutionSpec.candidate_resources:type_name -> stratoswarm.v1alpha1.ResourceList
+	0,  // 19: stratoswarm.v1alpha1.Objective.direction:type_name -> stratoswarm.v1alpha1.Objective.Direction
+	41, // 20: stratoswarm.v1alpha1.Budget.wall_time:type_name -> google.protobuf.Duration
+	37, // 21: stratoswarm.v1alpha1.EvolutionStatus.best_scores:type_name -> stratoswarm.v1alpha1.EvolutionStatus.BestScoresEntry
+	47, // 22: stratoswarm.v1alpha1.EvolutionStatus.start_time:type_name -> google.protobuf.Timestamp
+	47, // 23: stratoswarm.v1alpha1.EvolutionStatus.end_time:type_name -> google.protobuf.Timestamp
+	43, // 24: stratoswarm.v1alpha1.EvolutionStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
+	40, // 25: stratoswarm.v1alpha1.Candidate.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	13, // 26: stratoswarm.v1alpha1.Candidate.spec:type_name -> stratoswarm.v1alpha1.CandidateSpec
+	14, // 27: stratoswarm.v1alpha1.Candidate.status:type_name -> stratoswarm.v1alpha1.CandidateStatus
+	42, // 28: stratoswarm.v1alpha1.CandidateSpec.genome:type_name -> google.protobuf.Struct
+	38, // 29: stratoswarm.v1alpha1.CandidateStatus.scores:type_name -> stratoswarm.v1alpha1.CandidateStatus.ScoresEntry
+	15, // 30: stratoswarm.v1alpha1.CandidateStatus.task_results:type_name -> stratoswarm.v1alpha1.TaskResult
+	48, // 31: stratoswarm.v1alpha1.CandidateStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
+	39, // 32: stratoswarm.v1alpha1.TaskResult.scores:type_name -> stratoswarm.v1alpha1.TaskResult.ScoresEntry
+	41, // 33: stratoswarm.v1alpha1.TaskResult.duration:type_name -> google.protobuf.Duration
+	1,  // 34: stratoswarm.v1alpha1.CreateSuiteRequest.suite:type_name -> stratoswarm.v1alpha1.Suite
+	1,  // 35: stratoswarm.v1alpha1.ListSuitesResponse.suites:type_name -> stratoswarm.v1alpha1.Suite
+	49, // 36: stratoswarm.v1alpha1.WatchSuitesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	1,  // 37: stratoswarm.v1alpha1.WatchSuitesResponse.suite:type_name -> stratoswarm.v1alpha1.Suite
+	6,  // 38: stratoswarm.v1alpha1.CreateEvolutionRequest.evolution:type_name -> stratoswarm.v1alpha1.Evolution
+	6,  // 39: stratoswarm.v1alpha1.ListEvolutionsResponse.evolutions:type_name -> stratoswarm.v1alpha1.Evolution
+	49, // 40: stratoswarm.v1alpha1.WatchEvolutionsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	6,  // 41: stratoswarm.v1alpha1.WatchEvolutionsResponse.evolution:type_name -> stratoswarm.v1alpha1.Evolution
+	45, // 42: stratoswarm.v1alpha1.ResumeEvolutionRequest.strategy:type_name -> stratoswarm.v1alpha1.PluginRef
+	12, // 43: stratoswarm.v1alpha1.ListCandidatesResponse.candidates:type_name -> stratoswarm.v1alpha1.Candidate
+	40, // 44: stratoswarm.v1alpha1.EvolutionCheckpoint.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	41, // 45: stratoswarm.v1alpha1.EvolutionCheckpoint.elapsed:type_name -> google.protobuf.Duration
+	4,  // 46: stratoswarm.v1alpha1.SuiteSpec.SubsetsEntry.value:type_name -> stratoswarm.v1alpha1.TaskList
+	16, // 47: stratoswarm.v1alpha1.SuiteService.CreateSuite:input_type -> stratoswarm.v1alpha1.CreateSuiteRequest
+	17, // 48: stratoswarm.v1alpha1.SuiteService.GetSuite:input_type -> stratoswarm.v1alpha1.GetSuiteRequest
+	18, // 49: stratoswarm.v1alpha1.SuiteService.ListSuites:input_type -> stratoswarm.v1alpha1.ListSuitesRequest
+	20, // 50: stratoswarm.v1alpha1.SuiteService.DeleteSuite:input_type -> stratoswarm.v1alpha1.DeleteSuiteRequest
+	21, // 51: stratoswarm.v1alpha1.SuiteService.WatchSuites:input_type -> stratoswarm.v1alpha1.WatchSuitesRequest
+	23, // 52: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:input_type -> stratoswarm.v1alpha1.CreateEvolutionRequest
+	24, // 53: stratoswarm.v1alpha1.EvolutionService.GetEvolution:input_type -> stratoswarm.v1alpha1.GetEvolutionRequest
+	25, // 54: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:input_type -> stratoswarm.v1alpha1.ListEvolutionsRequest
+	27, // 55: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:input_type -> stratoswarm.v1alpha1.WatchEvolutionsRequest
+	29, // 56: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:input_type -> stratoswarm.v1alpha1.PauseEvolutionRequest
+	30, // 57: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:input_type -> stratoswarm.v1alpha1.ResumeEvolutionRequest
+	31, // 58: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:input_type -> stratoswarm.v1alpha1.CancelEvolutionRequest
+	32, // 59: stratoswarm.v1alpha1.EvolutionService.ListCandidates:input_type -> stratoswarm.v1alpha1.ListCandidatesRequest
+	34, // 60: stratoswarm.v1alpha1.EvolutionService.GetCandidate:input_type -> stratoswarm.v1alpha1.GetCandidateRequest
+	1,  // 61: stratoswarm.v1alpha1.SuiteService.CreateSuite:output_type -> stratoswarm.v1alpha1.Suite
+	1,  // 62: stratoswarm.v1alpha1.SuiteService.GetSuite:output_type -> stratoswarm.v1alpha1.Suite
+	19, // 63: stratoswarm.v1alpha1.SuiteService.ListSuites:output_type -> stratoswarm.v1alpha1.ListSuitesResponse
+	1,  // 64: stratoswarm.v1alpha1.SuiteService.DeleteSuite:output_type -> stratoswarm.v1alpha1.Suite
+	22, // 65: stratoswarm.v1alpha1.SuiteService.WatchSuites:output_type -> stratoswarm.v1alpha1.WatchSuitesResponse
+	50, // 66: stratoswarm.v1alpha1.EvolutionService.CreateEvolution:output_type -> stratoswarm.v1alpha1.Operation
+	6,  // 67: stratoswarm.v1alpha1.EvolutionService.GetEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	26, // 68: stratoswarm.v1alpha1.EvolutionService.ListEvolutions:output_type -> stratoswarm.v1alpha1.ListEvolutionsResponse
+	28, // 69: stratoswarm.v1alpha1.EvolutionService.WatchEvolutions:output_type -> stratoswarm.v1alpha1.WatchEvolutionsResponse
+	6,  // 70: stratoswarm.v1alpha1.EvolutionService.PauseEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	50, // 71: stratoswarm.v1alpha1.EvolutionService.ResumeEvolution:output_type -> stratoswarm.v1alpha1.Operation
+	6,  // 72: stratoswarm.v1alpha1.EvolutionService.CancelEvolution:output_type -> stratoswarm.v1alpha1.Evolution
+	33, // 73: stratoswarm.v1alpha1.EvolutionService.ListCandidates:output_type -> stratoswarm.v1alpha1.ListCandidatesResponse
+	12, // 74: stratoswarm.v1alpha1.EvolutionService.GetCandidate:output_type -> stratoswarm.v1alpha1.Candidate
+	61, // [61:75] is the sub-list for method output_type
+	47, // [47:61] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_stratoswarm_v1alpha1_evolution_proto_init() }

@@ -11,10 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,43 +173,10 @@ func (r *Runtime) ImportImage(ctx context.Context, tarPath string) (string, erro
 	return imgs[0].Name, nil
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-func validate(spec container.Spec) error {
-	if !idPattern.MatchString(spec.ID) {
-		return fmt.Errorf("invalid container ID %q: use 1-63 lowercase letters, digits and '-'", spec.ID)
-	}
-	if spec.Image == "" {
-		return fmt.Errorf("container %s: no image given", spec.ID)
-	}
-	l := spec.Limits
-	if l.MemoryBytes < 0 {
-		return fmt.Errorf("container %s: invalid memory limit %d: must be 0 (none) or positive", spec.ID, l.MemoryBytes)
-	}
-	if l.CPUs < 0 || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) {
-		return fmt.Errorf("container %s: invalid CPU limit %v: must be 0 (none) or positive", spec.ID, l.CPUs)
-	}
-	if l.CPUs > 0 && int64(l.CPUs*cpuPeriod) < 1000 {
-		return fmt.Errorf("container %s: CPU limit %v is below the kernel's minimum quota (0.01 cores)", spec.ID, l.CPUs)
-	}
-	if l.Pids < 0 {
-		return fmt.Errorf("container %s: invalid pids limit %d: must be 0 (none) or positive", spec.ID, l.Pids)
-	}
-	for _, m := range spec.Mounts {
-		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
-			return fmt.Errorf("container %s: mount %s:%s: source and target must be absolute paths", spec.ID, m.Source, m.Target)
-		}
-		if _, err := os.Stat(m.Source); err != nil {
-			return fmt.Errorf("container %s: mount source: %w", spec.ID, err)
-		}
-	}
-	return nil
-}
-
 // Create prepares the container: a snapshot of the image and an OCI spec
 // with the command, env, hostname, mounts and limits.
 func (r *Runtime) Create(ctx context.Context, spec container.Spec) error {
-	if err := validate(spec); err != nil {
+	if err := spec.Validate(); err != nil {
 		return err
 	}
 	ctx = r.ctx(ctx)
@@ -247,8 +212,8 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) error {
 		}
 		opts = append(opts, oci.WithMounts(ms))
 	}
-	if l := spec.Limits; l.MemoryBytes > 0 {
-		opts = append(opts, oci.WithMemoryLimit(uint64(l.MemoryBytes)))
+	if l := spec.Limits; l.Memory() > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(l.Memory())))
 	}
 	if l := spec.Limits; l.CPUs > 0 {
 		opts = append(opts, oci.WithCPUCFS(int64(l.CPUs*cpuPeriod), cpuPeriod))

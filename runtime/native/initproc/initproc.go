@@ -1,0 +1,401 @@
+// Package initproc is the first process of a native container: the
+// runtime starts it (cmd/swarm-init) in fresh namespaces and it builds the
+// container's world from inside before it becomes the container's command.
+//
+// The runtime passes a Config as JSON on file descriptor 3, after it has
+// put the process into the container's cgroup. The init then enters a new
+// cgroup namespace, mounts the image (an overlay of the shared, read-only
+// image root under the container's own upper layer), the bind mounts,
+// /proc, /dev and /sys, pivots into that root, brings the loopback device
+// up, sets the hostname, confines itself (Landlock, capabilities,
+// no_new_privs, seccomp) and executes the command. Every mount lives in
+// the container's mount namespace, so none outlives the container.
+//
+// File descriptor 4 carries errors back: it is closed on exec, so the
+// runtime reads end-of-file when the command started, or one message
+// saying what failed.
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/stratoswarm/stratoswarm/runtime/confine"
+)
+
+// File descriptors the runtime hands the init.
+const (
+	ConfigFD = 3
+	ErrorFD  = 4
+)
+
+// Exit statuses of an init that failed before the command ran, the
+// shell's conventions.
+const (
+	ExitSetup       = 125 // the container could not be set up
+	ExitCannotExec  = 126 // the command exists but cannot run
+	ExitNotFound    = 127 // the command is not in the image
+	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	devMode         = "mode=755,size=65536k"
+	overlayFSType   = "overlay"
+	mountAttrLocked = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
+)
+
+// Config is what the runtime tells the init.
+type Config struct {
+	// Root is where the container's root filesystem is assembled (an
+	// empty directory).
+	Root string `json:"root"`
+	// Lower is the image's unpacked root filesystem, shared read-only.
+	Lower string `json:"lower"`
+	// Upper and Work are the container's overlay layer and its work
+	// directory (same filesystem).
+	Upper string `json:"upper"`
+	Work  string `json:"work"`
+	// Mounts bind host paths into the container.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Hostname is set in the container's UTS namespace.
+	Hostname string `json:"hostname"`
+	// Args is the command; Env its environment; Cwd its directory.
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Cwd  string   `json:"cwd,omitempty"`
+	// Capabilities are kept; everything else is dropped.
+	Capabilities []string `json:"capabilities"`
+	// Seccomp is the compiled filter to install; empty installs none.
+	Seccomp confine.Program `json:"seccomp,omitempty"`
+	// Landlock confines file access to beneath the container's root.
+	Landlock bool `json:"landlock"`
+}
+
+// Mount is a bind mount.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// stageError is a failure with the exit status it ends the init with.
+type stageError struct {
+	code int
+	err  error
+}
+
+func (e stageError) Error() string { return e.err.Error() }
+
+func setupErr(format string, a ...any) error {
+	return stageError{ExitSetup, fmt.Errorf(format, a...)}
+}
+
+// Main is the init's main function: it never returns. The caller must
+// have locked the main goroutine to its thread (runtime.LockOSThread in an
+// init function), because capabilities are per thread.
+func Main() {
+	runtime.LockOSThread()
+	errs := os.NewFile(ErrorFD, "errors")
+	code, err := run()
+	if errs != nil {
+		fmt.Fprint(errs, err.Error())
+	} else {
+		fmt.Fprintln(os.Stderr, "swarm-init:", err)
+	}
+	os.Exit(code)
+}
+
+func run() (int, error) {
+	if _, err := unix.FcntlInt(ErrorFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return ExitSetup, fmt.Errorf("swarm-init must be started by the native runtime (no error pipe on fd %d: %v)", ErrorFD, err)
+	}
+	f := os.NewFile(ConfigFD, "config")
+	var cfg Config
+	err := json.NewDecoder(f).Decode(&cfg)
+	f.Close()
+	if err != nil {
+		return ExitSetup, fmt.Errorf("read the container's configuration: %w", err)
+	}
+	err = setup(cfg)
+	var se stageError
+	if errors.As(err, &se) {
+		return se.code, err
+	}
+	return ExitSetup, err
+}
+
+// setup builds the container and executes its command; it returns only on
+// failure.
+func setup(cfg Config) error {
+	if len(cfg.Args) == 0 {
+		return setupErr("no command to run")
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return setupErr("enter a cgroup namespace: %w", err)
+	}
+	if err := mountRoot(cfg); err != nil {
+		return err
+	}
+	if err := pivot(cfg.Root); err != nil {
+		return err
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return setupErr("set the hostname %q: %w", cfg.Hostname, err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	env := cfg.Env
+	if !hasEnv(env, "PATH") {
+		env = append([]string{"PATH=" + defaultPath}, env...)
+	}
+	cwd := cfg.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		return setupErr("working directory %s: %w", cwd, err)
+	}
+	path, err := lookPath(cfg.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if cfg.Landlock {
+		if _, err := confine.RestrictFS(confine.FSRules{ReadWrite: []string{"/"}}); err != nil {
+			return setupErr("landlock: %w", err)
+		}
+	}
+	if err := confine.DropCapabilities(cfg.Capabilities); err != nil {
+		return setupErr("drop capabilities: %w", err)
+	}
+	if err := confine.SetNoNewPrivs(); err != nil {
+		return setupErr("no_new_privs: %w", err)
+	}
+	if len(cfg.Seccomp) > 0 {
+		if err := confine.InstallSeccomp(cfg.Seccomp); err != nil {
+			return setupErr("seccomp: %w", err)
+		}
+	}
+	err = unix.Exec(path, cfg.Args, env)
+	return stageError{ExitCannotExec, fmt.Errorf("command %q: exec %s: %w", strings.Join(cfg.Args, " "), path, err)}
+}
+
+// mountRoot assembles the root filesystem at cfg.Root.
+func mountRoot(cfg Config) error {
+	// Nothing mounted here propagates back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return setupErr("make the mount namespace private: %w", err)
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", cfg.Lower, cfg.Upper, cfg.Work)
+	if err := unix.Mount(overlayFSType, cfg.Root, overlayFSType, 0, opts); err != nil {
+		return setupErr("mount the image's root filesystem (overlay of %s): %w", cfg.Lower, err)
+	}
+	for _, m := range cfg.Mounts {
+		if err := bind(cfg.Root, m); err != nil {
+			return err
+		}
+	}
+	type special struct {
+		target, fstype, data string
+		flags                uintptr
+		optional             bool
+	}
+	for _, s := range []special{
+		{"/proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, false},
+		{"/dev", "tmpfs", devMode, unix.MS_NOSUID | unix.MS_STRICTATIME, false},
+		{"/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620", unix.MS_NOSUID | unix.MS_NOEXEC, true},
+		{"/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, true},
+		{"/dev/mqueue", "mqueue", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, true},
+		{"/sys", "sysfs", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, true},
+	} {
+		dst, err := securejoin.SecureJoin(cfg.Root, s.target)
+		if err != nil {
+			return setupErr("resolve %s in the container: %w", s.target, err)
+		}
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return setupErr("create %s in the container: %w", s.target, err)
+		}
+		if err := unix.Mount(s.fstype, dst, s.fstype, s.flags, s.data); err != nil && !s.optional {
+			return setupErr("mount %s on %s: %w", s.fstype, s.target, err)
+		}
+	}
+	devDir := filepath.Join(cfg.Root, "dev")
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		dst := filepath.Join(devDir, d)
+		if err := touch(dst); err != nil {
+			return setupErr("create /dev/%s: %w", d, err)
+		}
+		if err := unix.Mount("/dev/"+d, dst, "", unix.MS_BIND, ""); err != nil {
+			return setupErr("bind /dev/%s: %w", d, err)
+		}
+	}
+	for link, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
+	} {
+		if err := os.Symlink(target, filepath.Join(devDir, link)); err != nil && !errors.Is(err, os.ErrExist) {
+			return setupErr("link /dev/%s: %w", link, err)
+		}
+	}
+	return nil
+}
+
+// bind mounts m.Source on m.Target inside root, read-only when asked. A
+// read-only remount keeps the source's locked flags (nosuid, nodev,
+// noexec), which a user namespace may not clear.
+func bind(root string, m Mount) error {
+	dst, err := securejoin.SecureJoin(root, m.Target)
+	if err != nil {
+		return setupErr("mount target %s: %w", m.Target, err)
+	}
+	st, err := os.Stat(m.Source)
+	if err != nil {
+		return setupErr("mount source: %w", err)
+	}
+	if st.IsDir() {
+		err = os.MkdirAll(dst, 0o755)
+	} else {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			err = touch(dst)
+		}
+	}
+	if err != nil {
+		return setupErr("create mount target %s: %w", m.Target, err)
+	}
+	if err := unix.Mount(m.Source, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return setupErr("bind %s on %s: %w", m.Source, m.Target, err)
+	}
+	if !m.ReadOnly {
+		return nil
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dst, &sfs); err != nil {
+		return setupErr("read the flags of %s: %w", m.Source, err)
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | statfsToMount(sfs.Flags)
+	if err := unix.Mount("", dst, "", flags, ""); err != nil {
+		return setupErr("make %s read-only: %w", m.Target, err)
+	}
+	return nil
+}
+
+// statfsToMount maps statfs's ST_* flags to the MS_* flags a remount must
+// keep.
+func statfsToMount(f int64) uintptr {
+	var out uintptr
+	for st, ms := range map[int64]uintptr{
+		unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV, unix.ST_NOEXEC: unix.MS_NOEXEC,
+		unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME, unix.ST_RELATIME: unix.MS_RELATIME,
+	} {
+		if f&st != 0 {
+			out |= ms
+		}
+	}
+	return out & mountAttrLocked
+}
+
+// pivot makes root the root directory and detaches the old one.
+func pivot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return setupErr("enter the root filesystem: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return setupErr("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return setupErr("detach the host's root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return setupErr("chdir /: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp brings up lo, the only interface of a fresh network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return setupErr("loopback: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return setupErr("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return setupErr("loopback: read flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return setupErr("loopback: bring up: %w", err)
+	}
+	return nil
+}
+
+// lookPath finds the command in the container's PATH.
+func lookPath(name string, env []string) (string, error) {
+	notFound := func(detail string) error {
+		return stageError{ExitNotFound, fmt.Errorf("command %q not found in the image%s", name, detail)}
+	}
+	if strings.Contains(name, "/") {
+		if err := executable(name); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return "", notFound("")
+			}
+			return "", stageError{ExitCannotExec, fmt.Errorf("command %q: %w", name, err)}
+		}
+		return name, nil
+	}
+	path := defaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", notFound(" (searched PATH=" + path + ")")
+}
+
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory", p)
+	}
+	if st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable", p)
+	}
+	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func touch(p string) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,713 @@
+// Package native is the container runtime with no daemon: containers are
+// child processes of the program that runs them (swarmd), each in all
+// seven namespaces (mount, PID, network, IPC, UTS, user, cgroup), on an
+// overlay of a shared read-only image root, limited by a cgroup (v1 or
+// v2, github.com/containerd/cgroups/v3) and confined by seccomp (close to
+// Docker's default profile), Landlock, no_new_privs and Docker's default
+// capability set.
+//
+// The namespaces are made by clone; everything inside them (mounts,
+// pivot_root, hostname, loopback, confinement) is done by the container's
+// first process, cmd/swarm-init (package initproc), before it executes
+// the command. Containers live with their runtime: swarm-init is started
+// with a parent-death signal, and a runtime that starts on a state
+// directory where containers were left running (its predecessor died)
+// kills what remains of them and records them as exited (reconcile).
+//
+// Without root, the runtime maps the caller's user to root in the user
+// namespace and runs without cgroups: limits are refused with a warning
+// in the error, as the kernel offers no unprivileged way to enforce them
+// on a host that does not delegate a cgroup.
+package native
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stratoswarm/stratoswarm/runtime/confine"
+	"github.com/stratoswarm/stratoswarm/runtime/container"
+	"github.com/stratoswarm/stratoswarm/runtime/native/initproc"
+)
+
+// InitName is the init binary's file name, looked up beside the running
+// executable and then on PATH when Options.InitPath is empty.
+const InitName = "swarm-init"
+
+// DefaultCgroupParent is the cgroup every container's group is made in.
+const DefaultCgroupParent = "stratoswarm"
+
+// reasonLost is the exit reason of a container whose runtime died while it
+// ran.
+const reasonLost = "Lost: the runtime that ran it stopped (native containers stop with their runtime)"
+
+// Options configure New.
+type Options struct {
+	// StateDir holds the containers (state, overlay layers, logs) and the
+	// unpacked images. Required.
+	StateDir string
+	// InitPath is the swarm-init binary (default: beside the executable,
+	// then on PATH).
+	InitPath string
+	// Cgroups picks the hierarchy: CgroupsAuto, CgroupsV1, CgroupsV2 or
+	// CgroupsNone (the default without root).
+	Cgroups string
+	// CgroupParent is the group containers' groups are made in (default
+	// DefaultCgroupParent).
+	CgroupParent string
+	// NoSeccomp and NoLandlock turn those confinements off (for
+	// debugging; never the default).
+	NoSeccomp, NoLandlock bool
+	// Log receives warnings (default: discarded).
+	Log *slog.Logger
+}
+
+// Runtime is a container.Runtime with no daemon.
+type Runtime struct {
+	init     string
+	dir      string // containers
+	images   imageStore
+	cgroups  cgroupDriver
+	seccomp  confine.Program
+	landlock bool
+	rootless bool
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	ctrs map[string]*ctr
+}
+
+var _ container.Runtime = (*Runtime)(nil)
+
+// ctr is one container: its persisted record and, while it runs, its
+// process.
+type ctr struct {
+	mu   sync.Mutex
+	dir  string
+	rec  record
+	done chan struct{} // closed when the process has exited and rec says so
+}
+
+// record is what a container's state.json holds.
+type record struct {
+	Spec      container.Spec  `json:"spec"`
+	Lower     string          `json:"lower"`
+	Args      []string        `json:"args"`
+	Env       []string        `json:"env"`
+	Cwd       string          `json:"cwd"`
+	State     container.State `json:"state"`
+	Pid       int             `json:"pid,omitempty"`
+	PidStart  uint64          `json:"pidStart,omitempty"`
+	ExitCode  int             `json:"exitCode"`
+	OOMKilled bool            `json:"oomKilled,omitempty"`
+	Reason    string          `json:"reason,omitempty"`
+	Stopped   bool            `json:"stopped,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	StartedAt time.Time       `json:"startedAt,omitzero"`
+	ExitedAt  time.Time       `json:"exitedAt,omitzero"`
+}
+
+// New opens (or creates) the runtime's state directory and reconciles the
+// containers it finds there.
+func New(opts Options) (*Runtime, error) {
+	if opts.StateDir == "" {
+		return nil, errors.New("native runtime: no state directory given")
+	}
+	r := &Runtime{
+		dir:      filepath.Join(opts.StateDir, "containers"),
+		images:   imageStore{dir: filepath.Join(opts.StateDir, "images")},
+		rootless: os.Geteuid() != 0,
+		landlock: !opts.NoLandlock && confine.LandlockABI() > 0,
+		log:      opts.Log,
+		ctrs:     map[string]*ctr{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	init, err := findInit(opts.InitPath)
+	if err != nil {
+		return nil, err
+	}
+	r.init = init
+	want := opts.Cgroups
+	if r.rootless && want == CgroupsAuto {
+		want = CgroupsNone
+	}
+	parent := opts.CgroupParent
+	if parent == "" {
+		parent = DefaultCgroupParent
+	}
+	if r.cgroups, err = newCgroupDriver(want, parent); err != nil {
+		return nil, fmt.Errorf("native runtime: %w", err)
+	}
+	if !opts.NoSeccomp {
+		if r.seccomp, err = confine.DefaultSeccomp(confine.DefaultCapabilities()); err != nil {
+			return nil, fmt.Errorf("native runtime: compile the seccomp profile: %w", err)
+		}
+	}
+	if err := os.MkdirAll(r.dir, 0o711); err != nil {
+		return nil, fmt.Errorf("native runtime: state directory: %w", err)
+	}
+	if err := r.images.init(); err != nil {
+		return nil, fmt.Errorf("native runtime: %w", err)
+	}
+	if err := r.reconcile(); err != nil {
+		return nil, fmt.Errorf("native runtime: reconcile %s: %w", r.dir, err)
+	}
+	return r, nil
+}
+
+// findInit locates swarm-init.
+func findInit(given string) (string, error) {
+	if given != "" {
+		if err := isExecutable(given); err != nil {
+			return "", fmt.Errorf("native runtime: init %s: %w (build it with make build: bin/%s)", given, err, InitName)
+		}
+		return given, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), InitName)
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(InitName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("native runtime: %s was found neither beside this program nor on PATH: build it with make build (bin/%s) or give its path", InitName, InitName)
+}
+
+func isExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", p)
+	}
+	return nil
+}
+
+// Name is "native".
+func (r *Runtime) Name() string { return "native" }
+
+// Rootless says whether the runtime runs without root (no cgroups).
+func (r *Runtime) Rootless() bool { return r.rootless }
+
+// CgroupVersion is the hierarchy containers' limits use: "v1", "v2" or
+// "none".
+func (r *Runtime) CgroupVersion() string { return r.cgroups.version }
+
+// ImportImage unpacks the OCI layout directory or tar at path (once per
+// image digest) and returns its reference, the name to use as Spec.Image.
+func (r *Runtime) ImportImage(_ context.Context, path string) (string, error) {
+	return r.images.importImage(path)
+}
+
+// LogPath is the log file of container id.
+func (r *Runtime) LogPath(id string) string { return filepath.Join(r.dir, id, "log") }
+
+func (r *Runtime) validate(spec container.Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	l := spec.Limits
+	if r.cgroups.version == CgroupsNone && (l.Memory() > 0 || l.CPUs > 0 || l.Pids > 0) {
+		why := "cgroups are off"
+		if r.rootless {
+			why = "running without root there are no cgroups to enforce them"
+		}
+		return fmt.Errorf("container %s: limits asked for but %s: drop the limits, or run as root (warning: an unlimited container can exhaust the host)", spec.ID, why)
+	}
+	return nil
+}
+
+// Create prepares a container: its directory, overlay layer, cgroup with
+// its limits and record. Nothing runs yet.
+func (r *Runtime) Create(_ context.Context, spec container.Spec) error {
+	if err := r.validate(spec); err != nil {
+		return err
+	}
+	img, err := r.images.lookup(spec.Image)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", spec.ID, err)
+	}
+	args := spec.Command
+	if len(args) == 0 {
+		args = append(slices.Clone(img.config.Entrypoint), img.config.Cmd...)
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("create %s: no command given and the image %s has none", spec.ID, spec.Image)
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = spec.ID
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ctrs[spec.ID]; ok {
+		return fmt.Errorf("create %s: %w (delete it first or pick another ID)", spec.ID, container.ErrExists)
+	}
+	dir := filepath.Join(r.dir, spec.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create %s: %w (its directory %s is left from before: delete it)", spec.ID, container.ErrExists, dir)
+		}
+		return fmt.Errorf("create %s: %w", spec.ID, err)
+	}
+	c := &ctr{dir: dir, rec: record{
+		Spec: spec, Lower: img.rootfs, Args: args, Env: mergeEnv(img.config.Env, spec.Env),
+		Cwd: img.config.WorkingDir, State: container.Created, CreatedAt: time.Now().UTC(),
+	}}
+	undo := func(err error) error {
+		os.RemoveAll(dir)
+		return err
+	}
+	for _, d := range []string{"rootfs", "upper", "work"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return undo(fmt.Errorf("create %s: %w", spec.ID, err))
+		}
+	}
+	cg, err := r.cgroups.create(spec.ID, spec.Limits)
+	if err != nil {
+		return undo(fmt.Errorf("create %s: %w", spec.ID, err))
+	}
+	if err := c.save(); err != nil {
+		_ = cg.remove()
+		return undo(fmt.Errorf("create %s: %w", spec.ID, err))
+	}
+	r.ctrs[spec.ID] = c
+	return nil
+}
+
+// mergeEnv is the image's environment with the spec's added (a spec
+// value replaces the image's for the same key).
+func mergeEnv(image, spec []string) []string {
+	out := slices.Clone(image)
+	for _, kv := range spec {
+		k, _, _ := strings.Cut(kv, "=")
+		out = slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (c *ctr) save() error {
+	b, err := json.Marshal(c.rec)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(c.dir, "state.json"), b); err != nil {
+		return fmt.Errorf("save the state of %s: %w", c.rec.Spec.ID, err)
+	}
+	return nil
+}
+
+func (r *Runtime) get(op, id string) (*ctr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.ctrs[id]
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", op, id, container.ErrNotFound)
+	}
+	return c, nil
+}
+
+// Start starts the container's init, which sets the container up and
+// executes the command. A command that is not in the image, or any
+// failure to set the container up, is Start's error.
+func (r *Runtime) Start(_ context.Context, id string) error {
+	c, err := r.get("start", id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State != container.Created {
+		return fmt.Errorf("start %s: already %s (delete and create it again to rerun)", id, strings.ToLower(string(c.rec.State)))
+	}
+	cg, err := r.cgroups.load(id)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	if cg == nil {
+		return fmt.Errorf("start %s: its cgroup is gone (delete and create it again)", id)
+	}
+	log, err := os.OpenFile(filepath.Join(c.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("start %s: open its log: %w", id, err)
+	}
+	defer log.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	defer errR.Close()
+	cmd := &exec.Cmd{
+		Path:        r.init,
+		Args:        []string{InitName, id},
+		Env:         []string{},
+		Dir:         "/",
+		Stdout:      log,
+		Stderr:      log,
+		ExtraFiles:  []*os.File{cfgR, errW},
+		SysProcAttr: r.sysProcAttr(),
+	}
+	err = cmd.Start()
+	cfgR.Close()
+	errW.Close()
+	if err != nil {
+		return fmt.Errorf("start %s: run %s: %w", id, r.init, err)
+	}
+	abort := func(err error) error {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = cg.kill()
+		return err
+	}
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
+	}
+	cfg := initproc.Config{
+		Root: filepath.Join(c.dir, "rootfs"), Lower: c.rec.Lower,
+		Upper: filepath.Join(c.dir, "upper"), Work: filepath.Join(c.dir, "work"),
+		Hostname: c.rec.Spec.Hostname, Args: c.rec.Args, Env: c.rec.Env, Cwd: c.rec.Cwd,
+		Capabilities: confine.DefaultCapabilities(), Seccomp: r.seccomp, Landlock: r.landlock,
+	}
+	for _, m := range c.rec.Spec.Mounts {
+		cfg.Mounts = append(cfg.Mounts, initproc.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		return abort(fmt.Errorf("start %s: hand the configuration to %s: %w", id, InitName, err))
+	}
+	cfgW.Close()
+	msg, _ := io.ReadAll(io.LimitReader(errR, 64<<10))
+	if len(msg) > 0 {
+		return abort(fmt.Errorf("start %s: %s", id, bytes.TrimSpace(msg)))
+	}
+	now := time.Now().UTC()
+	c.rec.State, c.rec.Pid, c.rec.StartedAt = container.Running, cmd.Process.Pid, now
+	c.rec.PidStart, _ = pidStartTime(cmd.Process.Pid)
+	c.done = make(chan struct{})
+	if err := c.save(); err != nil {
+		return abort(fmt.Errorf("start %s: %w", id, err))
+	}
+	go r.wait(c, cmd, cg)
+	return nil
+}
+
+// sysProcAttr is how swarm-init is cloned: into new namespaces (the cgroup
+// one it enters itself once it is in its cgroup), with the caller mapped
+// to root in the user namespace, killed if the runtime dies.
+func (r *Runtime) sysProcAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC |
+			unix.CLONE_NEWUTS | unix.CLONE_NEWUSER,
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if r.rootless {
+		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		a.GidMappingsEnableSetgroups = false
+	} else {
+		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		a.GidMappingsEnableSetgroups = true
+	}
+	return a
+}
+
+// wait records the exit of a started container: its code, whether the
+// kernel OOM-killed it, and it removes the container's cgroup.
+func (r *Runtime) wait(c *ctr, cmd *exec.Cmd, cg cgroup) {
+	_ = cmd.Wait()
+	code := -1
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		switch {
+		case ws.Exited():
+			code = ws.ExitStatus()
+		case ws.Signaled():
+			code = 128 + int(ws.Signal())
+		}
+	}
+	// The init was PID 1 of its namespace: the kernel has killed the rest.
+	_ = cg.kill()
+	oom, err := cg.oomKills()
+	if err != nil {
+		r.log.Warn("read the OOM count of a container", "container", c.rec.Spec.ID, "err", err)
+	}
+	if err := removeCgroup(cg); err != nil {
+		r.log.Warn("remove the cgroup of an exited container", "container", c.rec.Spec.ID, "err", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.State, c.rec.ExitCode, c.rec.ExitedAt, c.rec.Pid = container.Exited, code, time.Now().UTC(), 0
+	c.rec.OOMKilled = oom > 0 && code == 128+int(syscall.SIGKILL)
+	switch {
+	case c.rec.OOMKilled:
+		c.rec.Reason = "OOMKilled: over its memory limit"
+	case c.rec.Stopped:
+		c.rec.Reason = "Stopped"
+	}
+	if err := c.save(); err != nil {
+		r.log.Warn("save the exit of a container", "container", c.rec.Spec.ID, "err", err)
+	}
+	close(c.done)
+}
+
+// removeCgroup removes a group whose processes were just killed; the
+// kernel may take a moment to let go of them.
+func removeCgroup(cg cgroup) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = cg.remove(); err == nil {
+			return nil
+		}
+		_ = cg.kill()
+		time.Sleep(time.Duration(i+1) * time.Millisecond)
+	}
+	return err
+}
+
+// Wait blocks until the container exits and returns its final status.
+func (r *Runtime) Wait(ctx context.Context, id string) (container.Status, error) {
+	c, err := r.get("wait", id)
+	if err != nil {
+		return container.Status{}, err
+	}
+	c.mu.Lock()
+	done, state := c.done, c.rec.State
+	c.mu.Unlock()
+	if done == nil {
+		if state == container.Exited {
+			return c.status(), nil
+		}
+		return container.Status{}, fmt.Errorf("wait %s: not started (Start it first)", id)
+	}
+	select {
+	case <-done:
+		return c.status(), nil
+	case <-ctx.Done():
+		return container.Status{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
+	}
+}
+
+// Stop sends SIGTERM, then SIGKILL after grace, and waits for the exit. A
+// container not running is left as it is. (The command is PID 1 of its
+// namespace: it gets SIGTERM only if it handles it.)
+func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
+	c, err := r.get("stop", id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.rec.State != container.Running {
+		c.mu.Unlock()
+		return nil
+	}
+	c.rec.Stopped = true
+	pid, done := c.rec.Pid, c.done
+	c.mu.Unlock()
+	if err := unix.Kill(pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("stop %s: SIGTERM: %w", id, err)
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: %w", id, ctx.Err())
+	case <-timer.C:
+	}
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("stop %s: SIGKILL: %w", id, err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: waiting after SIGKILL: %w", id, ctx.Err())
+	}
+}
+
+// Delete removes a container that is not running: its cgroup, its layer,
+// its log and its record.
+func (r *Runtime) Delete(_ context.Context, id string) error {
+	c, err := r.get("delete", id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State == container.Running {
+		return fmt.Errorf("delete %s: %w (Stop it first)", id, container.ErrRunning)
+	}
+	cg, err := r.cgroups.load(id)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	if cg != nil {
+		if err := removeCgroup(cg); err != nil {
+			return fmt.Errorf("delete %s: remove its cgroup: %w", id, err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	r.mu.Lock()
+	delete(r.ctrs, id)
+	r.mu.Unlock()
+	return nil
+}
+
+// Status reports the container's state.
+func (r *Runtime) Status(_ context.Context, id string) (container.Status, error) {
+	c, err := r.get("status", id)
+	if err != nil {
+		return container.Status{}, err
+	}
+	return c.status(), nil
+}
+
+func (c *ctr) status() container.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.rec
+	return container.Status{
+		ID: rec.Spec.ID, State: rec.State, Pid: rec.Pid, ExitCode: rec.ExitCode, OOMKilled: rec.OOMKilled,
+		Reason: rec.Reason, StartedAt: rec.StartedAt, ExitedAt: rec.ExitedAt,
+	}
+}
+
+// List reports every container, ordered by ID.
+func (r *Runtime) List(_ context.Context) ([]container.Status, error) {
+	r.mu.Lock()
+	cs := make([]*ctr, 0, len(r.ctrs))
+	for _, c := range r.ctrs {
+		cs = append(cs, c)
+	}
+	r.mu.Unlock()
+	out := make([]container.Status, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.status())
+	}
+	slices.SortFunc(out, func(a, b container.Status) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Logs opens the container's log (stdout and stderr interleaved).
+func (r *Runtime) Logs(_ context.Context, id string) (io.ReadCloser, error) {
+	c, err := r.get("logs", id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(c.dir, "log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logs %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// reconcile loads the records in the state directory. A container
+// recorded as running belonged to a runtime that died: whatever is left
+// of it is killed and it is recorded as exited.
+func (r *Runtime) reconcile() error {
+	ents, err := os.ReadDir(r.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(r.dir, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		if err != nil {
+			// A Create that died half-way: nothing ran, nothing to keep.
+			r.log.Warn("removing a container directory without a record", "dir", dir, "err", err)
+			if cg, lerr := r.cgroups.load(e.Name()); lerr == nil && cg != nil {
+				_ = removeCgroup(cg)
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			continue
+		}
+		c := &ctr{dir: dir}
+		if err := json.Unmarshal(b, &c.rec); err != nil {
+			return fmt.Errorf("container %s: corrupt state.json: %w (delete %s)", e.Name(), err, dir)
+		}
+		if c.rec.State == container.Running {
+			if c.rec.Pid > 0 {
+				if start, err := pidStartTime(c.rec.Pid); err == nil && start == c.rec.PidStart {
+					_ = killPid(c.rec.Pid)
+				}
+			}
+			if cg, err := r.cgroups.load(e.Name()); err == nil && cg != nil {
+				_ = cg.kill()
+				if oom, _ := cg.oomKills(); oom > 0 {
+					c.rec.OOMKilled = true
+				}
+				if err := removeCgroup(cg); err != nil {
+					r.log.Warn("remove the cgroup of a lost container", "container", e.Name(), "err", err)
+				}
+			}
+			c.rec.State, c.rec.Pid, c.rec.ExitCode = container.Exited, 0, -1
+			c.rec.ExitedAt, c.rec.Reason = time.Now().UTC(), reasonLost
+			if err := c.save(); err != nil {
+				return err
+			}
+		}
+		r.ctrs[e.Name()] = c
+	}
+	return nil
+}
+
+// pidStartTime is a process's start time in clock ticks since boot (field
+// 22 of /proc/PID/stat): with the pid it names one process, not a reuse.
+func pidStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+func killPid(pid int) error {
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,532 @@
+package native
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stratoswarm/stratoswarm/runtime/container"
+	"github.com/stratoswarm/stratoswarm/runtime/container/conformance"
+	"github.com/stratoswarm/stratoswarm/runtime/image"
+)
+
+// env is what TestMain set up: swarm-init built from this tree, the test
+// image (an OCI layout tar) and a runtime with it imported.
+type env struct {
+	init      string
+	imageTar  string
+	rt        *Runtime
+	image     string
+	cgParent  string
+	stateRoot string
+}
+
+// testEnv is filled in by TestMain before any test runs and only read
+// afterwards.
+var testEnv env
+
+// helperEnv runs the test binary as a helper process (see TestMain).
+const helperEnv = "STRATOSWARM_NATIVE_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if h := os.Getenv(helperEnv); h != "" {
+		os.Exit(helper(h))
+	}
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "runtime/native tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	if os.Geteuid() != 0 {
+		return 0, errors.New("these tests make namespaces, cgroups and mounts for real and need root")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.MkdirTemp("", "stratoswarm-native-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // the rootless test runs as nobody
+		return 0, err
+	}
+	init := filepath.Join(dir, InitName)
+	build := exec.Command("go", "build", "-o", init, "./cmd/swarm-init")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build swarm-init: %v: %s", err, out)
+	}
+	layout := filepath.Join(dir, "image")
+	if _, err := image.BuildBusybox(layout, image.Options{Applets: append(append([]string{}, image.DefaultApplets...), "unshare")}); err != nil {
+		return 0, fmt.Errorf("build the test image: %w", err)
+	}
+	tarPath := filepath.Join(dir, "busybox.tar")
+	f, err := os.Create(tarPath)
+	if err != nil {
+		return 0, err
+	}
+	if err := image.WriteTar(layout, f); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	parent := fmt.Sprintf("stratoswarm-test-%d", os.Getpid())
+	rt, err := New(Options{StateDir: filepath.Join(dir, "state"), InitPath: init, CgroupParent: parent})
+	if err != nil {
+		return 0, err
+	}
+	ref, err := rt.ImportImage(context.Background(), tarPath)
+	if err != nil {
+		return 0, err
+	}
+	testEnv = env{init: init, imageTar: tarPath, rt: rt, image: ref, cgParent: parent, stateRoot: dir}
+	code := m.Run()
+	for _, sub := range []string{"memory", "cpu", "pids", "unified"} {
+		os.Remove(filepath.Join("/sys/fs/cgroup", sub, parent))
+	}
+	return code, nil
+}
+
+// newRuntime opens a runtime of its own on a fresh state directory.
+func newRuntime(t *testing.T, opts Options) *Runtime {
+	t.Helper()
+	if opts.StateDir == "" {
+		opts.StateDir = t.TempDir()
+	}
+	opts.InitPath = testEnv.init
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = testEnv.cgParent
+	}
+	rt, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.ImportImage(context.Background(), testEnv.imageTar); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, testEnv.rt, testEnv.image)
+}
+
+// run runs spec to its end and returns its status and logs; the
+// container is deleted when the test ends.
+func run(t *testing.T, rt *Runtime, spec container.Spec) (container.Status, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if spec.Image == "" {
+		spec.Image = testEnv.image
+	}
+	if err := rt.Create(ctx, spec); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	t.Cleanup(func() { _ = rt.Stop(context.Background(), spec.ID, 0); _ = rt.Delete(context.Background(), spec.ID) })
+	if err := rt.Start(ctx, spec.ID); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	st, err := rt.Wait(ctx, spec.ID)
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	rc, err := rt.Logs(ctx, spec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	return st, string(b)
+}
+
+func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
+
+// TestAllSevenNamespaces compares each namespace the container's command
+// is in with the test's own, and checks what each one means from inside.
+func TestAllSevenNamespaces(t *testing.T) {
+	kinds := []string{"mnt", "pid", "net", "ipc", "uts", "user", "cgroup"}
+	script := ""
+	for _, k := range kinds {
+		script += fmt.Sprintf("echo %s=$(readlink /proc/self/ns/%s); ", k, k)
+	}
+	script += "echo uidmap=$(cat /proc/self/uid_map); echo cgroup=$(cat /proc/self/cgroup); echo pid=$$"
+	st, logs := run(t, testEnv.rt, container.Spec{ID: "ns-all", Command: sh(script)})
+	if st.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", st.ExitCode, logs)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(logs, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			got[k] = strings.TrimSpace(v)
+		}
+	}
+	for _, k := range kinds {
+		host, err := os.Readlink("/proc/self/ns/" + k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[k] == "" || got[k] == host {
+			t.Errorf("namespace %s inside = %q, host %q: want a different one", k, got[k], host)
+		}
+	}
+	if f := strings.Fields(got["uidmap"]); len(f) != 3 || f[0] != "0" || f[2] == "4294967295" {
+		t.Errorf("uid_map inside = %q: want root mapped over a bounded range (a user namespace of its own)", got["uidmap"])
+	}
+	if !strings.HasSuffix(got["cgroup"], ":/") {
+		t.Errorf("/proc/self/cgroup inside = %q: want the cgroup namespace's root /", got["cgroup"])
+	}
+	if got["pid"] != "1" {
+		t.Errorf("the command is pid %q inside, want 1", got["pid"])
+	}
+}
+
+// TestConfinement reads the confinement from inside: seccomp filter mode,
+// no_new_privs, Docker's capability set and nothing in the ambient set.
+func TestConfinement(t *testing.T) {
+	st, logs := run(t, testEnv.rt, container.Spec{ID: "confine", Command: []string{"/bin/cat", "/proc/self/status"}})
+	if st.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", st.ExitCode, logs)
+	}
+	want := map[string]string{
+		"Seccomp":    "2",
+		"NoNewPrivs": "1",
+		// CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+		// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+		"CapEff": "00000000a80425fb",
+		"CapBnd": "00000000a80425fb",
+		"CapAmb": "0000000000000000",
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if w, there := want[k]; ok && there {
+			if strings.TrimSpace(v) != w {
+				t.Errorf("%s = %q, want %q", k, strings.TrimSpace(v), w)
+			}
+			delete(want, k)
+		}
+	}
+	for k := range want {
+		t.Errorf("/proc/self/status inside lacks %s", k)
+	}
+}
+
+// TestSeccompDeniesUnshare: unshare(CLONE_NEWUSER) needs no capability,
+// so only the seccomp filter (Docker's denies it) can refuse it; without
+// the filter the same command succeeds.
+func TestSeccompDeniesUnshare(t *testing.T) {
+	cmd := sh("unshare -U true && echo unshared || echo refused")
+	_, logs := run(t, testEnv.rt, container.Spec{ID: "seccomp-on", Command: cmd})
+	if !strings.Contains(logs, "refused") || !strings.Contains(logs, "Operation not permitted") {
+		t.Errorf("with the default filter: %q, want unshare refused with EPERM", logs)
+	}
+	open := newRuntime(t, Options{NoSeccomp: true})
+	_, logs = run(t, open, container.Spec{ID: "seccomp-off", Command: cmd})
+	if !strings.Contains(logs, "unshared") {
+		t.Errorf("without the filter: %q, want unshare to succeed (the test shows nothing otherwise)", logs)
+	}
+}
+
+// TestWritesConfinedToLayer: what a container writes lands in its own
+// layer; the shared image and the next container do not see it.
+func TestWritesConfinedToLayer(t *testing.T) {
+	rt := testEnv.rt
+	st, logs := run(t, rt, container.Spec{ID: "writer", Command: sh("echo mark > /etc/written && rm /bin/cat && echo done")})
+	if st.ExitCode != 0 || !strings.Contains(logs, "done") {
+		t.Fatalf("exit %d: %s", st.ExitCode, logs)
+	}
+	img, err := rt.images.lookup(testEnv.image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(img.rootfs, "etc", "written")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the write reached the shared image root: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(img.rootfs, "bin", "cat")); err != nil {
+		t.Errorf("a delete in the container removed the image's /bin/cat: %v", err)
+	} else if fi.Mode()&os.ModeSymlink == 0 && fi.Size() < 1000 {
+		t.Errorf("the image's /bin/cat changed")
+	}
+	if b, err := os.ReadFile(filepath.Join(rt.dir, "writer", "upper", "etc", "written")); err != nil || string(b) != "mark\n" {
+		t.Errorf("the container's layer lacks its write: %q, %v", b, err)
+	}
+	st, logs = run(t, rt, container.Spec{ID: "reader", Command: sh("test -e /etc/written && echo seen; /bin/cat /proc/self/comm")})
+	if strings.Contains(logs, "seen") || st.ExitCode != 0 {
+		t.Errorf("the next container sees the first one's writes or lost /bin/cat: exit %d, %q", st.ExitCode, logs)
+	}
+}
+
+// TestNothingLeaks: after a run and Delete, no mount, cgroup, directory
+// or process of the container is left on the host.
+func TestNothingLeaks(t *testing.T) {
+	rt := testEnv.rt
+	ctx := context.Background()
+	const id = "leaks"
+	spec := container.Spec{ID: id, Image: testEnv.image, Command: sh("sleep 1000 & sleep 1000"), Limits: container.Limits{MemoryBytes: 64 << 20, Pids: 20, CPUs: 0.5}}
+	if err := rt.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	cgDirs := []string{}
+	for _, sub := range []string{"memory", "cpu", "pids"} {
+		d := filepath.Join("/sys/fs/cgroup", sub, testEnv.cgParent, id)
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("while it runs, its %s cgroup is missing: %v", sub, err)
+		}
+		cgDirs = append(cgDirs, d)
+	}
+	st, _ := rt.Status(ctx, id)
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", testEnv.cgParent, id, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(64<<20) {
+		t.Errorf("memory.limit_in_bytes = %q, %v; want %d", b, err, 64<<20)
+	}
+	if err := rt.Stop(ctx, id, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range cgDirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s left: %v", d, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(rt.dir, id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory left: %v", err)
+	}
+	if err := syscall.Kill(st.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process %d still there: %v", st.Pid, err)
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mi), filepath.Join(rt.dir, id)) {
+		t.Errorf("a mount of the container is in the host's mount table")
+	}
+}
+
+// TestCrashedContainerIsCleanedUp: a container whose command fails while
+// it has children running leaves no process and no cgroup behind (its
+// init was PID 1 of its namespace: the kernel kills the rest).
+func TestCrashedContainerIsCleanedUp(t *testing.T) {
+	st, logs := run(t, testEnv.rt, container.Spec{ID: "crash", Command: sh("sleep 1000 & sleep 1000 & exit 3"), Limits: container.Limits{Pids: 10}})
+	if st.ExitCode != 3 {
+		t.Errorf("exit %d, want 3; logs %q", st.ExitCode, logs)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", testEnv.cgParent, "crash")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the crashed container's cgroup is left (its children live on?): %v", err)
+	}
+}
+
+// TestReconcileAfterRuntimeDies: a process running a container is killed
+// with SIGKILL; its container dies with it, and the next runtime on the
+// same state directory records it as lost and leaves nothing running.
+func TestReconcileAfterRuntimeDies(t *testing.T) {
+	state := t.TempDir()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=run-and-hang", "STATE="+state, "INIT="+testEnv.init, "IMAGE="+testEnv.imageTar, "CGPARENT="+testEnv.cgParent)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("helper: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("helper said %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// The parent-death signal kills the container's init.
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the container (pid %d) outlived its runtime: %v", pid, err)
+	}
+	rt := newRuntime(t, Options{StateDir: state})
+	st, err := rt.Status(context.Background(), "survivor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != container.Exited || st.Reason != reasonLost {
+		t.Errorf("after reconcile: %+v, want Exited with reason %q", st, reasonLost)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", testEnv.cgParent, "survivor")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lost container's cgroup is left: %v", err)
+	}
+	if err := rt.Delete(context.Background(), "survivor"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCgroupV2 runs a container in the unified hierarchy. On a hybrid host
+// (these machines) cgroup2 has no memory, cpu or pids controller, so a
+// container without limits runs there and one with limits is refused
+// with an error that says why; on a unified host limits apply.
+func TestCgroupV2(t *testing.T) {
+	rt, err := New(Options{StateDir: t.TempDir(), InitPath: testEnv.init, CgroupParent: testEnv.cgParent + "-v2", Cgroups: CgroupsV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.ImportImage(context.Background(), testEnv.imageTar); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(filepath.Join(rt.cgroups.unified, testEnv.cgParent+"-v2"))
+	ctx := context.Background()
+	if err := rt.Create(ctx, container.Spec{ID: "v2", Image: testEnv.image, Command: []string{"/bin/sleep", "1000"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Stop(ctx, "v2", 0); _ = rt.Delete(ctx, "v2") })
+	if err := rt.Start(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := rt.Status(ctx, "v2")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "0::/" + testEnv.cgParent + "-v2/v2"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("/proc/%d/cgroup = %q, want it in %s", st.Pid, b, want)
+	}
+	if err := rt.Stop(ctx, "v2", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(rt.cgroups.unified, testEnv.cgParent+"-v2", "v2")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the v2 cgroup is left after exit: %v", err)
+	}
+	err = rt.Create(ctx, container.Spec{ID: "v2-limited", Image: testEnv.image, Command: []string{"/bin/true"}, Limits: container.Limits{MemoryBytes: 64 << 20}})
+	controllers, _ := os.ReadFile(filepath.Join(rt.cgroups.unified, "cgroup.controllers"))
+	if strings.Contains(string(controllers), "memory") {
+		if err != nil {
+			t.Errorf("a memory limit on a unified host with the memory controller: %v", err)
+		}
+		_ = rt.Delete(ctx, "v2-limited")
+	} else if err == nil || !strings.Contains(err.Error(), "controller") {
+		t.Errorf("a memory limit where cgroup2 has no memory controller: %v, want an error naming the controllers", err)
+	}
+}
+
+// TestRootless runs the runtime as nobody: root inside maps to nobody
+// outside, containers run without cgroups, and limits are refused with a
+// warning that says why.
+func TestRootless(t *testing.T) {
+	state := t.TempDir()
+	for _, d := range []string{filepath.Dir(state), state} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test binary's own directory is private to root: run a copy.
+	self := filepath.Join(testEnv.stateRoot, "native.test")
+	if err := copyFile(os.Args[0], self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), helperEnv+"=rootless", "STATE="+filepath.Join(state, "s"), "INIT="+testEnv.init, "IMAGE="+testEnv.imageTar, "HOME=/")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rootless helper: %v\n%s", err, out)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(out), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(strings.Replace(line, "=", "= ", 1)), " "))
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"uid-inside= 0", "uidmap= 0 65534 1", "limits-refused= true"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rootless run lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// helper is the test binary run as a helper process.
+func helper(kind string) int {
+	ctx := context.Background()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "helper:", err); return 1 }
+	rt, err := New(Options{StateDir: os.Getenv("STATE"), InitPath: os.Getenv("INIT"), CgroupParent: os.Getenv("CGPARENT")})
+	if err != nil {
+		return fail(err)
+	}
+	ref, err := rt.ImportImage(ctx, os.Getenv("IMAGE"))
+	if err != nil {
+		return fail(err)
+	}
+	switch kind {
+	case "run-and-hang":
+		spec := container.Spec{ID: "survivor", Image: ref, Command: []string{"/bin/sleep", "1000"}, Limits: container.Limits{MemoryBytes: 64 << 20}}
+		if err := rt.Create(ctx, spec); err != nil {
+			return fail(err)
+		}
+		if err := rt.Start(ctx, spec.ID); err != nil {
+			return fail(err)
+		}
+		st, _ := rt.Status(ctx, spec.ID)
+		fmt.Println(st.Pid)
+		select {} // until killed
+	case "rootless":
+		spec := container.Spec{ID: "rootless", Image: ref, Command: sh("echo uid-inside=$(id -u); echo uidmap=$(cat /proc/self/uid_map)")}
+		if err := rt.Create(ctx, spec); err != nil {
+			return fail(err)
+		}
+		if err := rt.Start(ctx, spec.ID); err != nil {
+			return fail(err)
+		}
+		if _, err := rt.Wait(ctx, spec.ID); err != nil {
+			return fail(err)
+		}
+		rc, err := rt.Logs(ctx, spec.ID)
+		if err != nil {
+			return fail(err)
+		}
+		io.Copy(os.Stdout, rc)
+		rc.Close()
+		err = rt.Create(ctx, container.Spec{ID: "limited", Image: ref, Command: []string{"/bin/true"}, Limits: container.Limits{MemoryBytes: 64 << 20}})
+		fmt.Printf("limits-refused=%v (%v)\n", err != nil && strings.Contains(err.Error(), "without root"), err)
+		if err := rt.Delete(ctx, spec.ID); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	return fail(fmt.Errorf("unknown helper %q", kind))
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, mode)
+}

@@ -126,22 +126,13 @@ func isNotEmpty(err error) bool {
 	return errors.As(err, &le) && (errors.Is(le.Err, os.ErrExist) || errors.Is(le.Err, syscall.ENOTEMPTY))
 }
 
-// writeAtomic writes b to p through a temporary file and a rename.
+// writeAtomic writes b to p through a temporary file and a rename: a
+// reader sees the old content or the new, never a mix. It does not sync:
+// what it writes describes processes, which do not survive a reboot
+// either (reconcile drops a record torn by one).
 func writeAtomic(p string, b []byte) error {
 	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, p)

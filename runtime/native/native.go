@@ -658,8 +658,18 @@ func (r *Runtime) reconcile() error {
 			continue
 		}
 		c := &ctr{dir: dir}
-		if err := json.Unmarshal(b, &c.rec); err != nil {
-			return fmt.Errorf("container %s: corrupt state.json: %w (delete %s)", e.Name(), err, dir)
+		if err := json.Unmarshal(b, &c.rec); err != nil || c.rec.Spec.ID != e.Name() {
+			// Torn by a crash of the host (records are not synced: no
+			// container survives a reboot). Kill what its cgroup holds.
+			r.log.Warn("removing a container whose record is unreadable", "dir", dir, "err", err)
+			if cg, lerr := r.cgroups.load(e.Name()); lerr == nil && cg != nil {
+				_ = cg.kill()
+				_ = removeCgroup(cg)
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			continue
 		}
 		if c.rec.State == container.Running {
 			if c.rec.Pid > 0 {

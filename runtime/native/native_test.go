@@ -530,3 +530,47 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return os.WriteFile(dst, b, mode)
 }
+
+// TestTornRecordIsDropped: a record torn by a host crash neither stops
+// the runtime from opening nor leaves the container behind.
+func TestTornRecordIsDropped(t *testing.T) {
+	state := t.TempDir()
+	rt := newRuntime(t, Options{StateDir: state})
+	ctx := context.Background()
+	if err := rt.Create(ctx, container.Spec{ID: "torn", Image: testEnv.image, Command: []string{"/bin/true"}, Limits: container.Limits{Pids: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "containers", "torn", "state.json"), []byte(`{"spec":{"ID":"to`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := newRuntime(t, Options{StateDir: state})
+	if _, err := again.Status(ctx, "torn"); !errors.Is(err, container.ErrNotFound) {
+		t.Errorf("Status of a torn record = %v, want ErrNotFound", err)
+	}
+	for _, p := range []string{filepath.Join(state, "containers", "torn"), filepath.Join("/sys/fs/cgroup/pids", testEnv.cgParent, "torn")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left: %v", p, err)
+		}
+	}
+}
+
+// TestUnreadableImageRoot: an image whose unpacked root is gone is a clear
+// error at Create, and nothing is left.
+func TestUnreadableImageRoot(t *testing.T) {
+	state := t.TempDir()
+	rt := newRuntime(t, Options{StateDir: state})
+	img, err := rt.images.lookup(testEnv.image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(img.rootfs); err != nil {
+		t.Fatal(err)
+	}
+	err = rt.Create(context.Background(), container.Spec{ID: "noroot", Image: testEnv.image, Command: []string{"/bin/true"}})
+	if err == nil || !strings.Contains(err.Error(), "root filesystem") || !strings.Contains(err.Error(), "import it again") {
+		t.Errorf("Create on an unreadable image root = %v, want an error naming the root filesystem and what to do", err)
+	}
+	if _, err := rt.Status(context.Background(), "noroot"); !errors.Is(err, container.ErrNotFound) {
+		t.Errorf("Status after the refused Create = %v, want ErrNotFound", err)
+	}
+}

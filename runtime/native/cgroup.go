@@ -241,10 +241,10 @@ func (g v2Group) remove() error {
 
 type noCgroup struct{}
 
-func (noCgroup) add(int) error               { return nil }
-func (noCgroup) oomKills() (uint64, error)   { return 0, nil }
-func (noCgroup) kill() error                 { return nil }
-func (noCgroup) remove() error               { return nil }
+func (noCgroup) add(int) error             { return nil }
+func (noCgroup) oomKills() (uint64, error) { return 0, nil }
+func (noCgroup) kill() error               { return nil }
+func (noCgroup) remove() error             { return nil }
 func parseKey(s, key string) (n uint64) {
 	for _, line := range strings.Split(s, "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == key {

@@ -20,8 +20,8 @@ fuzz: ## fuzz the manifest, envelope and SDK request decoders (FUZZTIME=1m each 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: plugins ## build swarmd and swarmctl into bin/ (with the built-in plugins embedded)
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl ./benchmarks/agents/tspsolver
+build: plugins ## build swarmd, swarmctl, swarm-init (the native runtime's init, found beside them) and tspsolver into bin/
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl ./cmd/swarm-init ./benchmarks/agents/tspsolver
 
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm

@@ -52,14 +52,16 @@ func newContainerCmd(o *options) *cobra.Command {
 		Short:   "Run, list, inspect and stop containers",
 		Long: `A container is an isolated process tree on a node: an image, a command, an
 environment, bind mounts and limits on memory, CPU and processes. The
-containerd runtime runs images imported into containerd; the native runtime
-runs on swarmd's own isolation.
+native runtime (swarmd's own isolation, no daemon; the default) runs the
+empty image scratch, OCI image layouts given by absolute path, and images
+imported that way before; the containerd runtime runs images imported into
+containerd.
 
   container run                 create and start one, and by default wait for it
   container ls|inspect|logs     follow them
   container stop|rm             end them`,
-		Example: `  swarmctl container run hello busybox -- echo hello
-  swarmctl container run web nginx:latest --memory 256Mi --cpus 0.5 -d
+		Example: `  swarmctl container run hello /srv/images/busybox -- echo hello
+  swarmctl container run web nginx:latest --runtime containerd --memory 256Mi --cpus 0.5 -d
   swarmctl container ls
   swarmctl container logs web -f
   swarmctl container stop web && swarmctl container rm web`,
@@ -120,12 +122,12 @@ func (f *containerRunFlags) bind(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.tiers, "tier", nil, "memory tier quota TIER=QUANTITY, e.g. cpu=512Mi or nvme=10Gi (repeatable; tiers "+tierList()+"; cpu is the memory limit, the others are stored for the tier manager)")
 	fl.StringVar(&f.cpus, "cpus", "", "CPU limit in cores, 0.5 for half a core (default: none)")
 	fl.Int64Var(&f.pids, "pids", 0, "most processes and threads (0: no limit)")
-	fl.StringVar(&f.runtime, "runtime", "containerd", "runtime: containerd or native")
+	fl.StringVar(&f.runtime, "runtime", "", "runtime: native or containerd (default: swarmd's container-runtime, native unless set)")
 	fl.Int32Var(&f.gpus, "gpus", 0, "number of whole GPUs")
 	fl.StringVar(&f.hostname, "hostname", "", "hostname inside the container (default: the runtime's)")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "return once the container started instead of waiting for it to exit")
 	fl.StringVar(&f.requestID, "request-id", "", "idempotency key: a repeated run with it returns the first result (default: random)")
-	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"containerd", "native"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions([]string{"native", "containerd"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("tier", completeTiers)
 	for _, n := range []string{"env", "memory", "cpus", "pids", "gpus", "hostname", "request-id"} {
 		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
@@ -160,10 +162,10 @@ func (f *containerRunFlags) container(name, image string, command []string) (*v1
 		spec.Mounts = append(spec.Mounts, m)
 	}
 	switch f.runtime {
-	case "containerd", "native":
+	case "", "native", "containerd":
 		spec.Runtime = f.runtime
 	default:
-		return nil, usagef("--runtime %q: want containerd or native", f.runtime)
+		return nil, usagef("--runtime %q: want native or containerd (or leave it out for swarmd's default)", f.runtime)
 	}
 	if f.hostname != "" && !evolutionName.MatchString(f.hostname) {
 		return nil, usagef("--hostname %q must be 1-63 lowercase letters, digits or '-', start with a letter and end with a letter or digit", f.hostname)
@@ -304,6 +306,15 @@ func newContainerRunCmd(o *options) *cobra.Command {
 		Long: `Create and start a container named NAME from IMAGE, running COMMAND (after
 --) or the image's default command.
 
+--runtime picks native or containerd; without it swarmd's container-runtime
+setting decides (native unless set), and the container keeps the runtime it
+got. For native, IMAGE is scratch (an empty root, for a static program
+bind-mounted with -v), the absolute path of an OCI image layout directory or
+tar (make image builds out/images/busybox), or the reference such an image
+was imported under on first use (stratoswarm.local/busybox:test). For
+containerd, IMAGE is an image imported into containerd. Native containers
+live with swarmd: in local mode they end when swarmctl does.
+
 Without -d, swarmctl streams the container's output while it runs and exits
 with the container's exit code; a container killed for running out of memory
 is reported on stderr. Interrupting swarmctl does not stop the container:
@@ -321,10 +332,12 @@ hdd; the quantity as for --memory), once per tier. The cpu tier is main
 memory: its quota is the container's memory limit, so --memory and
 --tier cpu= with different values are refused. The other quotas are stored
 with the container and enforced once the tier manager exists.`,
-		Example: `  swarmctl container run hello busybox -- echo hello
-  swarmctl container run job alpine -e MODE=fast -v /data:/data:ro --memory 64Mi --cpus 0.5 -- sh -c 'ls /data'
-  swarmctl container run web nginx:latest --pids 256 -d
-  swarmctl container run train pytorch:local --tier cpu=512Mi --tier nvme=10Gi -d`,
+		Example: `  swarmctl container run hello $PWD/out/images/busybox -- echo hello
+  swarmctl container run again stratoswarm.local/busybox:test -- sh -c 'exit 3'
+  swarmctl container run solo scratch -v /usr/local/bin/solver:/solver:ro -- /solver
+  swarmctl container run job alpine --runtime containerd -e MODE=fast -v /data:/data:ro --memory 64Mi --cpus 0.5 -- sh -c 'ls /data'
+  swarmctl container run web nginx:latest --runtime containerd --pids 256 -d
+  swarmctl container run train pytorch:local --runtime containerd --tier cpu=512Mi --tier nvme=10Gi -d`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		Args: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
@@ -546,20 +559,12 @@ func containerRow(ct *v1.Container, now time.Time) []string {
 	return []string{
 		ct.GetMetadata().GetName(),
 		orNone(ct.GetSpec().GetImage()),
-		runtimeName(ct.GetSpec().GetRuntime()),
+		orNone(ct.GetSpec().GetRuntime()),
 		orNone(st.GetPhase()),
 		exit,
 		pid,
 		age(ct.GetMetadata().GetCreateTime(), now),
 	}
-}
-
-// runtimeName is a spec's runtime; empty means containerd.
-func runtimeName(r string) string {
-	if r == "" {
-		return "containerd"
-	}
-	return r
 }
 
 // newContainerInspectCmd is `swarmctl container inspect`.
@@ -602,7 +607,7 @@ func describeContainer(w io.Writer, ct *v1.Container, now time.Time) error {
 	d.section(0, "Spec")
 	d.field(1, "Image", orNone(spec.GetImage()))
 	d.field(1, "Command", orNone(strings.Join(spec.GetCommand(), " ")))
-	d.field(1, "Runtime", runtimeName(spec.GetRuntime()))
+	d.field(1, "Runtime", orNone(spec.GetRuntime()))
 	d.field(1, "Hostname", orNone(spec.GetHostname()))
 	d.field(1, "Node", orNone(spec.GetNode()))
 	d.list(1, "Env", sortedPairs(spec.GetEnv()))

@@ -152,10 +152,14 @@ func TestContainerRunMapsFlags(t *testing.T) {
 	if !proto.Equal(req, want) {
 		t.Errorf("request\n%v\nwant\n%v", req, want)
 	}
-	// defaults: containerd, no resources, the image's command
+	// defaults: swarmd's runtime (none sent), no resources, the image's command
 	e.ok("container", "run", "plain", "busybox", "-d")
-	if sp := f.created[1].GetContainer().GetSpec(); sp.GetRuntime() != "containerd" || sp.GetResources() != nil || len(sp.GetCommand()) != 0 {
+	if sp := f.created[1].GetContainer().GetSpec(); sp.GetRuntime() != "" || sp.GetResources() != nil || len(sp.GetCommand()) != 0 {
 		t.Errorf("defaults: %v", sp)
+	}
+	e.ok("container", "run", "ctrd", "busybox", "-d", "--runtime", "containerd")
+	if sp := f.created[2].GetContainer().GetSpec(); sp.GetRuntime() != "containerd" {
+		t.Errorf("--runtime containerd: %v", sp)
 	}
 }
 
@@ -223,7 +227,7 @@ func TestContainerTable(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	created := timestamppb.New(now.Add(-5 * time.Minute))
 	cs := []*v1.Container{
-		{Metadata: &v1.ObjectMeta{Name: "web", CreateTime: created}, Spec: &v1.ContainerSpec{Image: "nginx:latest"}, Status: &v1.ContainerStatus{Phase: "Running", Pid: 4242}},
+		{Metadata: &v1.ObjectMeta{Name: "web", CreateTime: created}, Spec: &v1.ContainerSpec{Image: "nginx:latest", Runtime: "containerd"}, Status: &v1.ContainerStatus{Phase: "Running", Pid: 4242}},
 		{Metadata: &v1.ObjectMeta{Name: "job", CreateTime: created}, Spec: &v1.ContainerSpec{Image: "alpine", Runtime: "native"}, Status: &v1.ContainerStatus{Phase: "Exited", ExitCode: 137, OomKilled: true, Pid: 7}},
 		{Metadata: &v1.ObjectMeta{Name: "new"}, Spec: &v1.ContainerSpec{Image: "busybox"}},
 	}
@@ -234,7 +238,7 @@ func TestContainerTable(t *testing.T) {
 	want := `NAME   IMAGE          RUNTIME      PHASE     EXIT        PID      AGE
 web    nginx:latest   containerd   Running   <none>      4242     5m
 job    alpine         native       Exited    137 (OOM)   <none>   5m
-new    busybox        containerd   <none>    <none>      <none>   <unknown>
+new    busybox        <none>       <none>    <none>      <none>   <unknown>
 `
 	if buf.String() != want {
 		t.Errorf("table\n%s\nwant\n%s", buf.String(), want)
@@ -344,6 +348,9 @@ func TestContainerRunTiers(t *testing.T) {
 	}
 	if out := e.ok("__complete", "container", "run", "x", "img", "--tier", "cpu="); !strings.HasPrefix(out, ":4\n") {
 		t.Errorf("quantity completion %q", out)
+	}
+	if out := e.ok("__complete", "container", "run", "x", "img", "--runtime", ""); !strings.HasPrefix(out, "native\ncontainerd\n:4\n") {
+		t.Errorf("runtime completion %q", out)
 	}
 }
 

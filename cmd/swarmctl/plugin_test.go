@@ -29,7 +29,13 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	cleanup, err := provideSwarmInit()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swarmctl tests:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	cleanup()
 	if shared.dir != "" {
 		_ = os.RemoveAll(shared.dir)
 	}

@@ -25,7 +25,8 @@ import (
 // environment variables (SWARMD_ plus the key in upper snake case) share
 // one spelling.
 type Config struct {
-	// DataDir holds the store, the token and the lock.
+	// DataDir holds the store, the token, the lock and the native
+	// runtime's containers and images (native/).
 	DataDir string `json:"data-dir"`
 	// CacheDir holds caches that can be rebuilt, such as compiled plugins;
 	// swarmds on one host may share it.
@@ -65,6 +66,13 @@ type Config struct {
 	// LLMAPIKeyFile holds the API key (read at start; the key itself is
 	// never a flag, so it stays out of process listings).
 	LLMAPIKeyFile string `json:"llm-api-key-file"`
+	// NativeInit is the swarm-init binary the native runtime starts each
+	// container with; empty: swarm-init beside the running binary, then on
+	// PATH.
+	NativeInit string `json:"native-init"`
+	// ContainerRuntime runs the containers whose spec names no runtime:
+	// "native" or "containerd".
+	ContainerRuntime string `json:"container-runtime"`
 	// ContainerdAddress is the containerd socket that runs containers with
 	// runtime "containerd"; empty: no containerd runtime.
 	ContainerdAddress string `json:"containerd-address"`
@@ -86,6 +94,9 @@ type Config struct {
 	// "process" (a plain child process: no isolation, no limits).
 	EvalRuntime string `json:"eval-runtime"`
 }
+
+// ContainerRuntimes are the values container-runtime may take.
+func ContainerRuntimes() []string { return []string{"native", "containerd"} }
 
 // EvalRuntimes are the values eval-runtime may take.
 func EvalRuntimes() []string { return []string{"native", "containerd", "process"} }
@@ -180,6 +191,7 @@ func Default() Config {
 		PluginGrants:    []string{"log", "clock", "random", "metrics"},
 		MaxPluginBytes:  64 << 20,
 
+		ContainerRuntime:    "native",
 		ContainerdNamespace: "stratoswarm",
 
 		EvalMemory:  512 << 20,
@@ -247,6 +259,11 @@ func (c Config) Validate() error {
 	}
 	if c.ContainerdAddress != "" && c.ContainerdNamespace == "" {
 		errs = append(errs, errors.New("containerd-namespace: must not be empty when containerd-address is set"))
+	}
+	if !slices.Contains(ContainerRuntimes(), c.ContainerRuntime) {
+		errs = append(errs, fmt.Errorf("container-runtime: %q is not one of %s", c.ContainerRuntime, strings.Join(ContainerRuntimes(), ", ")))
+	} else if c.ContainerRuntime == "containerd" && c.ContainerdAddress == "" {
+		errs = append(errs, errors.New("container-runtime: containerd needs containerd-address set to a containerd socket; or choose native"))
 	}
 	if c.EvalMemory < 0 {
 		errs = append(errs, fmt.Errorf("eval-memory: %d must not be negative (0 means no limit)", c.EvalMemory))
@@ -325,7 +342,7 @@ func explainYAML(err error) error {
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
 		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
-		"containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime"}
+		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -352,6 +369,8 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("llm-endpoint", d.LLMEndpoint, "OpenAI-compatible API base URL for plugins granted llm (empty: none)")
 	fs.String("llm-model", d.LLMModel, "model used when a plugin's request names none")
 	fs.String("llm-api-key-file", d.LLMAPIKeyFile, "file holding the LLM API key")
+	fs.String("native-init", d.NativeInit, "the swarm-init binary native containers start with (default: beside this binary, then PATH; make build puts it in bin/)")
+	fs.String("container-runtime", d.ContainerRuntime, "runtime of containers whose spec names none: "+strings.Join(ContainerRuntimes(), ", "))
 	fs.String("containerd-address", d.ContainerdAddress, "containerd socket for containers with runtime containerd (empty: none; hack/containerd.sh start DIR prints one)")
 	fs.String("containerd-namespace", d.ContainerdNamespace, "containerd namespace swarmd's containers live in")
 	fs.String("eval-memory", d.EvalMemory.String(), "memory limit of each candidate evaluation of a process-based suite, bytes or 512Mi, 1Gi (0: none; an evolution's candidate_resources override it)")
@@ -449,6 +468,10 @@ func (c *Config) set(key, v string) error {
 		c.LLMModel = v
 	case "llm-api-key-file":
 		c.LLMAPIKeyFile = v
+	case "native-init":
+		c.NativeInit = v
+	case "container-runtime":
+		c.ContainerRuntime = v
 	case "containerd-address":
 		c.ContainerdAddress = v
 	case "containerd-namespace":

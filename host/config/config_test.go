@@ -124,6 +124,28 @@ func TestContainerdSettings(t *testing.T) {
 	}
 }
 
+func TestContainerRuntimeSettings(t *testing.T) {
+	cfg, err := load(t, "", nil)
+	if err != nil || cfg.ContainerRuntime != "native" || cfg.NativeInit != "" {
+		t.Fatalf("defaults: %q %q %v", cfg.ContainerRuntime, cfg.NativeInit, err)
+	}
+	cfg, err = load(t, "native-init: /file/swarm-init\ncontainer-runtime: native\n",
+		map[string]string{"SWARMD_NATIVE_INIT": "/env/swarm-init", "SWARMD_CONTAINERD_ADDRESS": "/c.sock"}, "--container-runtime", "containerd")
+	if err != nil || cfg.NativeInit != "/env/swarm-init" || cfg.ContainerRuntime != "containerd" {
+		t.Fatalf("precedence: %q %q %v", cfg.NativeInit, cfg.ContainerRuntime, err)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"container-runtime: docker\n", `container-runtime: "docker" is not one of native, containerd`},
+		{"container-runtime: \"\"\n", `container-runtime: "" is not one of native, containerd`},
+		{"container-runtime: containerd\n", "container-runtime: containerd needs containerd-address"},
+		{"native-init: [a]\n", `key "native-init": wrong type`},
+	} {
+		if _, err := load(t, c.file, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error containing %q", c.file, err, c.want)
+		}
+	}
+}
+
 func TestEvalSettings(t *testing.T) {
 	cfg, err := load(t, "", nil)
 	if err != nil || cfg.EvalMemory != 512<<20 || cfg.EvalCPUs != 1 || cfg.EvalPids != 128 || cfg.EvalRuntime != "native" {

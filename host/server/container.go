@@ -20,6 +20,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/resources"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
+	"github.com/stratoswarm/stratoswarm/runtime/native"
 )
 
 // kindContainer is the store kind of containers.
@@ -39,6 +40,9 @@ const (
 	runtimeNative     = "native"
 )
 
+// runtimeChoices lists the runtime names for errors.
+const runtimeChoices = runtimeNative + ", " + runtimeContainerd
+
 // defaultStopGrace is how long StopContainer waits after SIGTERM before
 // SIGKILL when the request gives no grace period.
 const defaultStopGrace = 10 * time.Second
@@ -54,17 +58,53 @@ const reasonRestarted = "swarmd restarted"
 var errNoChange = errors.New("no change")
 
 // containerService serves ContainerService: container records live in the
-// store, the containers themselves in the containerd runtime (nil when
-// containerd-address is not set).
+// store, the containers themselves in the runtime each record names
+// (spec.runtime).
 type containerService struct {
 	v1.UnimplementedContainerServiceServer
 	containers *store.Repository[*v1.Container]
-	rt         container.Runtime
-	node       string
-	log        *slog.Logger
+	// runtimes are the runtimes by name (native, containerd), each one
+	// either there or saying why not.
+	runtimes map[string]runtimeSlot
+	// defaultRuntime runs the containers whose spec names no runtime
+	// (swarmd's container-runtime); it is then written into their spec.
+	defaultRuntime string
+	node           string
+	log            *slog.Logger
 	// stopping ends the waiters when swarmd shuts down; wg counts them.
 	stopping context.Context
 	wg       *sync.WaitGroup
+}
+
+// runtimeSlot is one runtime of the service: rt, or when there is none,
+// down, the FAILED_PRECONDITION that says why and what to do.
+type runtimeSlot struct {
+	rt   container.Runtime
+	down error
+}
+
+// unavailable is the FAILED_PRECONDITION for a runtime swarmd could not
+// create; err says why and what to do.
+func unavailable(err error) error {
+	return status.Error(codes.FailedPrecondition, err.Error())
+}
+
+// runtimeOf is the runtime that runs c, or the error saying why it is not
+// there. A record without a runtime predates their storing, when every
+// container was containerd's.
+func (s *containerService) runtimeOf(c *v1.Container) (container.Runtime, error) {
+	name := c.GetSpec().GetRuntime()
+	if name == "" {
+		name = runtimeContainerd
+	}
+	slot, ok := s.runtimes[name]
+	switch {
+	case !ok:
+		return nil, status.Errorf(codes.FailedPrecondition, "container %q names runtime %q, which this swarmd does not have (it has %s): delete the container", c.GetMetadata().GetName(), name, runtimeChoices)
+	case slot.rt == nil:
+		return nil, slot.down
+	}
+	return slot.rt, nil
 }
 
 // noContainerd is the FAILED_PRECONDITION for a containerd container on a
@@ -106,12 +146,12 @@ func checkContainer(c *v1.Container) error {
 		return invalidField("container.spec", "is required")
 	}
 	if spec.GetImage() == "" {
-		return invalidField("container.spec.image", "is required: name an image imported into containerd")
+		return invalidField("container.spec.image", "is required: for runtime native, %s (the empty image), the absolute path of an OCI image layout directory or tar, or the name of an image imported earlier by path; for containerd, an image imported into containerd", native.Scratch)
 	}
 	switch spec.GetRuntime() {
 	case "", runtimeContainerd, runtimeNative:
 	default:
-		return invalidField("container.spec.runtime", "%q is not one of containerd, native (empty means containerd)", spec.GetRuntime())
+		return invalidField("container.spec.runtime", "%q is not one of %s (empty: swarmd's container-runtime)", spec.GetRuntime(), runtimeChoices)
 	}
 	if h := spec.GetHostname(); h != "" && !dnsLabel.MatchString(h) {
 		return invalidField("container.spec.hostname", "%q must be 1-63 lowercase letters, digits or '-', start with a letter and end with a letter or digit", h)
@@ -243,13 +283,13 @@ func (s *containerService) fail(name, reason string) {
 	}
 }
 
-// waitFor records the container's exit in the background; on shutdown it
-// gives up and the next start reconciles.
-func (s *containerService) waitFor(name, uid string) {
+// waitFor records the exit of the container rt runs in the background; on
+// shutdown it gives up and the next start reconciles.
+func (s *containerService) waitFor(rt container.Runtime, name, uid string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if _, err := s.rt.Wait(s.stopping, name); err != nil && s.stopping.Err() == nil {
+		if _, err := rt.Wait(s.stopping, name); err != nil && s.stopping.Err() == nil {
 			s.log.Debug("wait for container", "container", name, "err", err)
 		}
 		if s.stopping.Err() != nil {
@@ -257,10 +297,10 @@ func (s *containerService) waitFor(name, uid string) {
 		}
 		// A fresh Status rather than Wait's: Wait's container was loaded
 		// before a StopContainer marked it stopped.
-		st, err := s.rt.Status(context.Background(), name)
+		st, err := rt.Status(context.Background(), name)
 		if err != nil {
 			if errors.Is(err, container.ErrNotFound) {
-				s.fail(name, "the container disappeared from containerd")
+				s.fail(name, "the container disappeared from "+rt.Name())
 				return
 			}
 			s.log.Warn("status of exited container", "container", name, "err", err)
@@ -276,12 +316,11 @@ func (s *containerService) waitFor(name, uid string) {
 	}()
 }
 
-// reconcile brings records of running containers up to date with the
-// runtime after a restart and waits again for the ones still running.
+// reconcile brings records of running containers up to date with their
+// runtimes after a restart and waits again for the ones still running.
+// The native runtime records the containers it lost with the swarmd that
+// ran them as exited, with a reason that says so.
 func (s *containerService) reconcile(ctx context.Context) error {
-	if s.rt == nil {
-		return nil
-	}
 	opts := store.ListOptions{PageSize: store.MaxPageSize}
 	for {
 		page, err := s.containers.List(ctx, opts)
@@ -289,28 +328,42 @@ func (s *containerService) reconcile(ctx context.Context) error {
 			return err
 		}
 		for _, c := range page.Items {
-			if terminal(c.GetStatus().GetPhase()) || c.GetSpec().GetRuntime() != runtimeContainerd {
+			if terminal(c.GetStatus().GetPhase()) {
 				continue
 			}
 			name := c.GetMetadata().GetName()
-			st, err := s.rt.Status(ctx, name)
+			rt, err := s.runtimeOf(c)
+			if err != nil {
+				// Native containers end with the swarmd that ran them;
+				// containerd ones may still run, and wait for containerd.
+				if c.GetSpec().GetRuntime() == runtimeNative {
+					s.fail(name, reasonRestarted+": native containers stop with swarmd, and now "+status.Convert(err).Message())
+				}
+				continue
+			}
+			st, err := rt.Status(ctx, name)
 			switch {
 			case errors.Is(err, container.ErrNotFound):
-				s.fail(name, reasonRestarted+": the container is gone from containerd")
+				s.fail(name, reasonRestarted+": the container is gone from "+rt.Name())
 			case err != nil:
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				s.log.Warn("reconcile container", "container", name, "err", err)
 			case st.State == container.Exited:
-				if _, err := s.record(name, "", st, reasonRestarted); err != nil && !errors.Is(err, store.ErrNotFound) {
+				// The runtime's reason when it has one (native: Lost...).
+				reason := ""
+				if st.Reason == "" {
+					reason = reasonRestarted
+				}
+				if _, err := s.record(name, "", st, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
 					s.log.Warn("reconcile container", "container", name, "err", err)
 				}
 			case st.State == container.Running:
 				if _, err := s.record(name, "", st, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
 					s.log.Warn("reconcile container", "container", name, "err", err)
 				}
-				s.waitFor(name, c.GetMetadata().GetUid())
+				s.waitFor(rt, name, c.GetMetadata().GetUid())
 			default: // created but never started: swarmd died between Create and Start
 				s.fail(name, reasonRestarted+": the container was created but never started; delete it and create it again")
 			}
@@ -330,17 +383,17 @@ func (s *containerService) CreateContainer(ctx context.Context, req *v1.CreateCo
 		return nil, err
 	}
 	c := req.GetContainer()
-	switch c.GetSpec().GetRuntime() {
-	case runtimeNative:
-		return nil, status.Error(codes.FailedPrecondition, "the native runtime is not built yet: use runtime containerd (or leave it empty)")
-	case "":
-		c.Spec.Runtime = runtimeContainerd
+	// The record keeps the runtime: a later change of the default does
+	// not move the container.
+	if c.GetSpec().GetRuntime() == "" {
+		c.Spec.Runtime = s.defaultRuntime
 	}
 	if n := c.GetSpec().GetNode(); n != "" && n != s.node {
 		return nil, status.Errorf(codes.FailedPrecondition, "container.spec.node %q is not this node (%q): this swarmd runs containers only on its own node; leave node empty or send the request to that node's swarmd", n, s.node)
 	}
-	if s.rt == nil {
-		return nil, noContainerd()
+	rt, err := s.runtimeOf(c)
+	if err != nil {
+		return nil, err
 	}
 	c.Spec.Node = s.node
 	c.Status = &v1.ContainerStatus{Phase: phaseCreated}
@@ -358,23 +411,29 @@ func (s *containerService) CreateContainer(ctx context.Context, req *v1.CreateCo
 		}
 		return nil, cause
 	}
-	if err := s.rt.Create(rctx, runtimeSpec(out)); err != nil {
-		return undo(runtimeError(err))
+	if err := rt.Create(rctx, runtimeSpec(out)); err != nil {
+		// What a runtime refuses beyond its sentinels is the request's
+		// doing too: an image it cannot import, no command, limits it
+		// cannot enforce.
+		if st := runtimeError(err); status.Code(st) != codes.Internal {
+			return undo(st)
+		}
+		return undo(status.Error(codes.FailedPrecondition, err.Error()))
 	}
-	if err := s.rt.Start(rctx, name); err != nil {
-		if derr := s.rt.Delete(rctx, name); derr != nil {
+	if err := rt.Start(rctx, name); err != nil {
+		if derr := rt.Delete(rctx, name); derr != nil {
 			s.log.Warn("remove container that did not start", "container", name, "err", derr)
 		}
 		return undo(status.Error(codes.FailedPrecondition, err.Error()))
 	}
-	st, err := s.rt.Status(rctx, name)
+	st, err := rt.Status(rctx, name)
 	if err != nil {
 		s.log.Warn("status of started container", "container", name, "err", err)
 		st = container.Status{ID: name, State: container.Running, StartedAt: time.Now()}
 	}
 	uid := out.GetMetadata().GetUid()
 	out, err = s.record(name, uid, st, "")
-	s.waitFor(name, uid)
+	s.waitFor(rt, name, uid)
 	return out, storeError(err)
 }
 
@@ -404,7 +463,7 @@ func (s *containerService) WatchContainers(req *v1.WatchContainersRequest, strea
 	})
 }
 
-// get loads a record and checks the runtime it needs is there.
+// get loads a record.
 func (s *containerService) get(ctx context.Context, name string) (*v1.Container, error) {
 	if err := checkName("name", name); err != nil {
 		return nil, err
@@ -424,8 +483,9 @@ func (s *containerService) StopContainer(ctx context.Context, req *v1.StopContai
 	if terminal(c.GetStatus().GetPhase()) {
 		return c, nil
 	}
-	if s.rt == nil {
-		return nil, noContainerd()
+	rt, err := s.runtimeOf(c)
+	if err != nil {
+		return nil, err
 	}
 	grace := defaultStopGrace
 	if g := req.GetGracePeriod(); g != nil {
@@ -434,20 +494,20 @@ func (s *containerService) StopContainer(ctx context.Context, req *v1.StopContai
 		}
 		grace = g.AsDuration()
 	}
-	return s.stop(ctx, req.GetName(), grace)
+	return s.stop(ctx, rt, req.GetName(), grace)
 }
 
-// stop stops the container and records its exit.
-func (s *containerService) stop(ctx context.Context, name string, grace time.Duration) (*v1.Container, error) {
-	if err := s.rt.Stop(ctx, name, grace); err != nil {
+// stop stops the container rt runs and records its exit.
+func (s *containerService) stop(ctx context.Context, rt container.Runtime, name string, grace time.Duration) (*v1.Container, error) {
+	if err := rt.Stop(ctx, name, grace); err != nil {
 		if errors.Is(err, container.ErrNotFound) {
-			s.fail(name, "the container is gone from containerd")
+			s.fail(name, "the container is gone from "+rt.Name())
 			out, gerr := s.containers.Get(ctx, name)
 			return out, storeError(gerr)
 		}
 		return nil, runtimeError(err)
 	}
-	st, err := s.rt.Status(ctx, name)
+	st, err := rt.Status(ctx, name)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
@@ -461,17 +521,18 @@ func (s *containerService) DeleteContainer(ctx context.Context, req *v1.DeleteCo
 		return nil, err
 	}
 	name := req.GetName()
-	if s.rt == nil {
+	// Without its runtime only a finished container's record can go.
+	if rt, err := s.runtimeOf(c); err != nil {
 		if !terminal(c.GetStatus().GetPhase()) {
-			return nil, noContainerd()
+			return nil, err
 		}
 	} else {
 		if req.GetForce() {
-			if _, err := s.stop(ctx, name, 0); err != nil && status.Code(err) != codes.NotFound {
+			if _, err := s.stop(ctx, rt, name, 0); err != nil && status.Code(err) != codes.NotFound {
 				return nil, err
 			}
 		}
-		if err := s.rt.Delete(ctx, name); err != nil && !errors.Is(err, container.ErrNotFound) {
+		if err := rt.Delete(ctx, name); err != nil && !errors.Is(err, container.ErrNotFound) {
 			if errors.Is(err, container.ErrRunning) {
 				return nil, status.Errorf(codes.FailedPrecondition, "container %q is running: stop it first (StopContainer), or delete it with force", name)
 			}
@@ -482,24 +543,26 @@ func (s *containerService) DeleteContainer(ctx context.Context, req *v1.DeleteCo
 	return out, storeError(err)
 }
 
-// ContainerLogs streams the container's log. The containerd runtime keeps
-// stdout and stderr in one interleaved log, so stream is left empty.
+// ContainerLogs streams the container's log. Both runtimes keep stdout
+// and stderr in one interleaved log, so stream is left empty.
 func (s *containerService) ContainerLogs(req *v1.ContainerLogsRequest, stream v1.ContainerService_ContainerLogsServer) error {
 	ctx := stream.Context()
-	if _, err := s.get(ctx, req.GetName()); err != nil {
+	c, err := s.get(ctx, req.GetName())
+	if err != nil {
 		return err
 	}
 	if req.GetTailLines() < 0 {
 		return invalidField("tail_lines", "%d must not be negative (0 means the whole log)", req.GetTailLines())
 	}
-	if s.rt == nil {
-		return noContainerd()
+	rt, err := s.runtimeOf(c)
+	if err != nil {
+		return err
 	}
 	name := req.GetName()
 	var off int64
 	// read sends what the log holds past off.
 	read := func(tail int64) error {
-		r, err := s.rt.Logs(ctx, name)
+		r, err := rt.Logs(ctx, name)
 		if err != nil {
 			return runtimeError(err)
 		}

@@ -127,6 +127,7 @@ func containerdConfig(dir string, e ctrEnv) config.Config {
 	cfg := testConfig(dir)
 	cfg.ContainerdAddress = e.sock
 	cfg.ContainerdNamespace = e.ns
+	cfg.ContainerRuntime = "containerd" // what specs without a runtime get
 	return cfg
 }
 
@@ -309,9 +310,7 @@ func TestContainersWithContainerd(t *testing.T) {
 			_, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: c})
 			wantField(t, err, field)
 		}
-		_, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: &v1.Container{Metadata: &v1.ObjectMeta{Name: "nat"}, Spec: &v1.ContainerSpec{Image: e.image, Runtime: "native"}}})
-		wantCode(t, err, codes.FailedPrecondition, "the native runtime is not built yet")
-		_, err = cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: mkContainer("noimg", "example.com/missing:1")})
+		_, err := cs.CreateContainer(ctx, &v1.CreateContainerRequest{Container: mkContainer("noimg", "example.com/missing:1")})
 		wantCode(t, err, codes.FailedPrecondition, "example.com/missing:1")
 		_, err = cs.GetContainer(ctx, &v1.GetContainerRequest{Name: "noimg"})
 		wantCode(t, err, codes.NotFound, "noimg")
@@ -340,7 +339,9 @@ func TestContainersWithContainerd(t *testing.T) {
 func TestContainerWithoutContainerd(t *testing.T) {
 	d := start(t, t.TempDir())
 	cs := v1.NewContainerServiceClient(d.conn)
-	_, err := cs.CreateContainer(d.ctx(), &v1.CreateContainerRequest{Container: mkContainer("c", "img")})
+	c := mkContainer("c", "img")
+	c.Spec.Runtime = "containerd"
+	_, err := cs.CreateContainer(d.ctx(), &v1.CreateContainerRequest{Container: c})
 	wantCode(t, err, codes.FailedPrecondition, "containerd-address")
 	_, err = cs.GetContainer(d.ctx(), &v1.GetContainerRequest{Name: "c"})
 	wantCode(t, err, codes.NotFound, "")
@@ -369,6 +370,7 @@ func TestContainerResourcesAreChecked(t *testing.T) {
 	}
 	// Valid quotas get as far as the missing runtime.
 	ct := mkContainer("limited", "img")
+	ct.Spec.Runtime = "containerd"
 	ct.Spec.Resources = &v1.ResourceList{MemoryBytes: 32 << 20, TierBytes: map[string]int64{"cpu": 32 << 20, "ssd": 1 << 30}}
 	_, err := cs.CreateContainer(d.ctx(), &v1.CreateContainerRequest{Container: ct})
 	wantCode(t, err, codes.FailedPrecondition, "containerd-address")

@@ -38,6 +38,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/suite"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/containerd"
+	"github.com/stratoswarm/stratoswarm/runtime/native"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
 
@@ -64,6 +65,11 @@ type Server struct {
 	// containerd runs containers with runtime containerd; nil without
 	// containerd-address.
 	containerd *containerd.Runtime
+	// native runs containers with runtime native, its state under
+	// <data-dir>/native; nil when it could not be created, nativeErr
+	// saying why and how to fix it.
+	native     *native.Runtime
+	nativeErr  error
 	containers *containerService
 
 	grpc       *grpc.Server
@@ -166,12 +172,18 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(err)
 	}
 	evidence.reg = s.registry
+	s.native, s.nativeErr = openNative(cfg, log)
 	s.catalog = suite.Catalog{
 		TSPSolver: findTSPSolver(cfg.TSPSolver),
 		DataDir:   filepath.Join(cfg.CacheDir, "suites"),
 		// What an evolution's candidate_resources leave unset.
 		DefaultLimits: container.Limits{MemoryBytes: int64(cfg.EvalMemory), CPUs: cfg.EvalCPUs, Pids: cfg.EvalPids},
 		Runtime:       cfg.EvalRuntime,
+		// Filled as the runtimes open (containerd below).
+		Runtimes: map[string]container.Runtime{},
+	}
+	if s.native != nil {
+		s.catalog.Runtimes[runtimeNative] = s.native
 	}
 	s.engine = evolve.New(evolve.Options{
 		Store:      s.store,
@@ -199,12 +211,34 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			s.plugins.Close(context.Background())
 			return fail(fmt.Errorf("containerd-address: %w", err))
 		}
+		s.catalog.Runtimes[runtimeContainerd] = s.containerd
 	}
 	if cfg.AllowUnsignedPlugins {
 		log.Warn("allow-unsigned-plugins is on: unsigned and unverified plugins are accepted; never use this in production")
 	}
 	s.build()
 	return s, nil
+}
+
+// openNative creates the native runtime on <data-dir>/native. When it
+// cannot be created (no swarm-init, no cgroups, ...), swarmd starts
+// without it: the warning and the error returned say why and what to do.
+func openNative(cfg config.Config, log *slog.Logger) (*native.Runtime, error) {
+	rt, err := native.New(native.Options{
+		StateDir: filepath.Join(cfg.DataDir, "native"),
+		InitPath: cfg.NativeInit,
+		Log:      log.With("component", "native"),
+	})
+	if err == nil {
+		return rt, nil
+	}
+	err = fmt.Errorf("%w (%s's path is swarmd's native-init setting: --native-init or SWARMD_NATIVE_INIT); restart swarmd once this is fixed, or run the container with runtime containerd", err, native.InitName)
+	if cfg.ContainerRuntime == runtimeNative {
+		log.Warn("native runtime unavailable: containers with runtime native, the default (container-runtime), are refused", "reason", err)
+	} else {
+		log.Warn("native runtime unavailable: containers with runtime native are refused", "reason", err)
+	}
+	return nil, err
 }
 
 // build wires the gRPC server and the HTTP mux.
@@ -247,15 +281,24 @@ func (s *Server) build() {
 	v1.RegisterSuiteServiceServer(s.grpc, &suiteService{catalog: s.catalog})
 	// Container records are synced: they track processes that outlive a
 	// crash of swarmd.
-	s.containers = &containerService{
-		containers: store.NewRepository[*v1.Container](s.store, kindContainer, true),
-		node:       s.cfg.NodeName,
-		log:        s.log.With("component", "containers"),
-		stopping:   s.stopping,
-		wg:         &s.wg,
+	runtimes := map[string]runtimeSlot{
+		runtimeContainerd: {rt: s.containerd, down: noContainerd()},
+		runtimeNative:     {rt: s.native},
 	}
-	if s.containerd != nil {
-		s.containers.rt = s.containerd
+	if s.containerd == nil { // not a nil *containerd.Runtime in the interface
+		runtimes[runtimeContainerd] = runtimeSlot{down: noContainerd()}
+	}
+	if s.native == nil {
+		runtimes[runtimeNative] = runtimeSlot{down: unavailable(s.nativeErr)}
+	}
+	s.containers = &containerService{
+		containers:     store.NewRepository[*v1.Container](s.store, kindContainer, true),
+		runtimes:       runtimes,
+		defaultRuntime: s.cfg.ContainerRuntime,
+		node:           s.cfg.NodeName,
+		log:            s.log.With("component", "containers"),
+		stopping:       s.stopping,
+		wg:             &s.wg,
 	}
 	v1.RegisterContainerServiceServer(s.grpc, s.containers)
 }

@@ -170,6 +170,14 @@ type Catalog struct {
 	// child process, unconfined); empty is "process" (swarmd's
 	// eval-runtime).
 	Runtime string
+	// Runtimes are the container runtimes by name ("native",
+	// "containerd"); Runtime picks one. A missing one makes Lookup of a
+	// process-based suite fail with what to do.
+	Runtimes map[string]container.Runtime
+	// Image is the image candidates' containers run in (default
+	// "scratch", the native runtime's empty image: the solver is static
+	// and bind-mounted).
+	Image string
 }
 
 // Names lists the built-in suite names (bbob ones are patterns).

@@ -110,7 +110,9 @@ func tspSuiteWith(t *testing.T, command []string, timeout time.Duration) *tspSui
 		t.Fatal(err)
 	}
 	ts := s.(*tspSuite)
-	ts.run.timeout = timeout
+	pr := ts.run.(processRunner)
+	pr.timeout = timeout
+	ts.run = pr
 	return ts
 }
 

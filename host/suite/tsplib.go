@@ -41,8 +41,14 @@ type tspSuite struct {
 	tasks   []Task
 	subsets map[string][]string
 	dir     string // the instances, unpacked
-	run     processRunner
+	run     candidateRunner
 	limits  container.Limits // each evaluation's, defaults merged
+}
+
+// candidateRunner runs the solver with a genome on one instance (its file
+// name in the suite's directory) and returns what it printed.
+type candidateRunner interface {
+	run(ctx context.Context, genome []byte, args ...string) ([]byte, error)
 }
 
 // tsplibMaxCities keeps "tsplib" to instances a solver handles in well under
@@ -61,7 +67,17 @@ func newTSPLIB(name string, c Catalog, limits container.Limits) (Suite, error) {
 	if err := unpack(tsplib.Data(), dir); err != nil {
 		return nil, fmt.Errorf("suite %s: unpack the instances: %w", name, err)
 	}
-	s := &tspSuite{name: name, dir: dir, run: processRunner{command: c.TSPSolver, timeout: DefaultTaskTimeout}, limits: limits}
+	s := &tspSuite{name: name, dir: dir, limits: limits}
+	switch c.Runtime {
+	case "", "process":
+		s.run = processRunner{command: c.TSPSolver, timeout: DefaultTaskTimeout, dir: dir}
+	default:
+		r, err := newContainerRunner(c.Runtimes[c.Runtime], c.Runtime, c.Image, c.TSPSolver, dir, filepath.Join(c.DataDir, "evaluations"), limits)
+		if err != nil {
+			return nil, fmt.Errorf("suite %s: %w", name, err)
+		}
+		s.run = r
+	}
 	small := []string{"eil51", "berlin52", "st70"}
 	if name == "tsplib-small" {
 		for _, n := range small {
@@ -146,7 +162,7 @@ func (s *tspSuite) Evaluate(ctx context.Context, genome map[string]any, task Tas
 	if err != nil {
 		return fail("encode the genome: %v", err)
 	}
-	out, err := s.run.run(ctx, g, "--genome", "-", "--seed", strconv.FormatUint(seed, 10), "--deterministic", filepath.Join(s.dir, task.Name+".tsp"))
+	out, err := s.run.run(ctx, g, "--seed", strconv.FormatUint(seed, 10), "--deterministic", task.Name+".tsp")
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -178,11 +194,13 @@ func toZeroBased(tour []int) []int {
 	return out
 }
 
-// processRunner runs a candidate as a process: the genome on stdin, the
-// arguments after the command, one JSON result on stdout.
+// processRunner runs a candidate as a plain process (eval-runtime
+// process): the genome on stdin, the arguments after the command with the
+// instance last (a file in dir), one JSON result on stdout.
 type processRunner struct {
 	command []string
 	timeout time.Duration
+	dir     string
 }
 
 // run starts the process in its own process group, so that a candidate that
@@ -190,6 +208,10 @@ type processRunner struct {
 func (r processRunner) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	args = append([]string{"--genome", "-"}, args...)
+	if n := len(args); n > 0 {
+		args[n-1] = filepath.Join(r.dir, args[n-1])
+	}
 	cmd := exec.Command(r.command[0], append(append([]string{}, r.command[1:]...), args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr limitedBuffer

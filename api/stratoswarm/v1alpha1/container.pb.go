@@ -86,13 +86,19 @@ func (x *Container) GetStatus() *ContainerStatus {
 
 // ContainerSpec is what to run and within which limits.
 type ContainerSpec struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Image     string                 `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
-	Command   []string               `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
-	Env       map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Mounts    []*Mount               `protobuf:"bytes,4,rep,name=mounts,proto3" json:"mounts,omitempty"`
-	Resources *ResourceList          `protobuf:"bytes,5,opt,name=resources,proto3" json:"resources,omitempty"`
-	// runtime is "native" or "containerd".
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// image is, for runtime native, "scratch" (the empty image), the
+	// absolute path of an OCI image layout directory or tar (imported on
+	// first use), or the name of an image imported earlier; for containerd,
+	// an image imported into containerd.
+	Image     string            `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	Command   []string          `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
+	Env       map[string]string `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Mounts    []*Mount          `protobuf:"bytes,4,rep,name=mounts,proto3" json:"mounts,omitempty"`
+	Resources *ResourceList     `protobuf:"bytes,5,opt,name=resources,proto3" json:"resources,omitempty"`
+	// runtime is "native" or "containerd"; empty means swarmd's
+	// container-runtime setting (native by default), which swarmd then
+	// stores here.
 	Runtime       string `protobuf:"bytes,6,opt,name=runtime,proto3" json:"runtime,omitempty"`
 	Hostname      string `protobuf:"bytes,7,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	Node          string `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`

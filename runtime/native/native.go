@@ -6,13 +6,17 @@
 // Docker's default profile), Landlock, no_new_privs and Docker's default
 // capability set.
 //
-// The namespaces are made by clone; everything inside them (mounts,
-// pivot_root, hostname, loopback, confinement) is done by the container's
-// first process, cmd/swarm-init (package initproc), before it executes
-// the command. Containers live with their runtime: swarm-init is started
-// with a parent-death signal, and a runtime that starts on a state
-// directory where containers were left running (its predecessor died)
-// kills what remains of them and records them as exited (reconcile).
+// The namespaces are made by clone, from a small spawner process the
+// runtime starts once (swarm-init --spawner: cloning a user namespace is a
+// real fork, cheap only from a small address space); everything inside
+// them (mounts, pivot_root, hostname, loopback, confinement) is done by
+// the container's first process, cmd/swarm-init (package initproc),
+// before it executes the command. Containers live with their runtime: the
+// spawner exits when the runtime's end of its socket closes (the runtime
+// exited or called Close), its inits have it as parent-death signal, and
+// a runtime that starts on a state directory where containers were left
+// running kills what remains of them and records them as exited
+// (reconcile).
 //
 // Without root, the runtime maps the caller's user to root in the user
 // namespace and runs without cgroups: limits are refused with a warning
@@ -88,8 +92,10 @@ type Runtime struct {
 	rootless bool
 	log      *slog.Logger
 
-	mu   sync.Mutex
-	ctrs map[string]*ctr
+	mu     sync.Mutex
+	ctrs   map[string]*ctr
+	spawn  *spawner // started on first use, again if it dies
+	closed bool
 }
 
 var _ container.Runtime = (*Runtime)(nil)
@@ -363,29 +369,25 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
 	defer errR.Close()
-	cmd := &exec.Cmd{
-		Path:        r.init,
-		Args:        []string{InitName, id},
-		Env:         []string{},
-		Dir:         "/",
-		Stdout:      log,
-		Stderr:      log,
-		ExtraFiles:  []*os.File{cfgR, errW},
-		SysProcAttr: r.sysProcAttr(),
+	sp, err := r.spawner()
+	if err != nil {
+		cfgR.Close()
+		errW.Close()
+		return fmt.Errorf("start %s: %w", id, err)
 	}
-	err = cmd.Start()
+	pid, exited, err := sp.spawn(r.init, []string{InitName, id}, [3]*os.File{log, cfgR, errW})
 	cfgR.Close()
 	errW.Close()
 	if err != nil {
-		return fmt.Errorf("start %s: run %s: %w", id, r.init, err)
+		return fmt.Errorf("start %s: %w", id, err)
 	}
 	abort := func(err error) error {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = unix.Kill(pid, unix.SIGKILL)
+		<-exited
 		_ = cg.kill()
 		return err
 	}
-	if err := cg.add(cmd.Process.Pid); err != nil {
+	if err := cg.add(pid); err != nil {
 		return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
 	}
 	cfg := initproc.Config{
@@ -406,49 +408,58 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 		return abort(fmt.Errorf("start %s: %s", id, bytes.TrimSpace(msg)))
 	}
 	now := time.Now().UTC()
-	c.rec.State, c.rec.Pid, c.rec.StartedAt = container.Running, cmd.Process.Pid, now
-	c.rec.PidStart, _ = pidStartTime(cmd.Process.Pid)
+	c.rec.State, c.rec.Pid, c.rec.StartedAt = container.Running, pid, now
+	c.rec.PidStart, _ = pidStartTime(pid)
 	c.done = make(chan struct{})
 	if err := c.save(); err != nil {
 		return abort(fmt.Errorf("start %s: %w", id, err))
 	}
-	go r.wait(c, cmd, cg)
+	go r.wait(c, exited, cg)
 	return nil
 }
 
-// sysProcAttr is how swarm-init is cloned: into new namespaces (the cgroup
-// one it enters itself once it is in its cgroup), with the caller mapped
-// to root in the user namespace, killed if the runtime dies.
-func (r *Runtime) sysProcAttr() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUTS | unix.CLONE_NEWUSER,
-		Pdeathsig: syscall.SIGKILL,
+// spawner returns the runtime's spawner, starting it again if it died.
+func (r *Runtime) spawner() (*spawner, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, errors.New("the runtime is closed")
 	}
-	if r.rootless {
-		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
-		a.GidMappingsEnableSetgroups = false
-	} else {
-		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
-		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
-		a.GidMappingsEnableSetgroups = true
+	if r.spawn != nil && r.spawn.alive() {
+		return r.spawn, nil
 	}
-	return a
+	sp, err := startSpawner(r.init)
+	if err != nil {
+		return nil, err
+	}
+	r.spawn = sp
+	return sp, nil
+}
+
+// Close stops the runtime's spawner; every container still running dies
+// with it (native containers live with their runtime) and is recorded as
+// exited.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	sp := r.spawn
+	r.closed, r.spawn = true, nil
+	r.mu.Unlock()
+	if sp != nil {
+		sp.close()
+	}
+	return nil
 }
 
 // wait records the exit of a started container: its code, whether the
 // kernel OOM-killed it, and it removes the container's cgroup.
-func (r *Runtime) wait(c *ctr, cmd *exec.Cmd, cg cgroup) {
-	_ = cmd.Wait()
+func (r *Runtime) wait(c *ctr, exited <-chan syscall.WaitStatus, cg cgroup) {
+	ws := <-exited
 	code := -1
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		switch {
-		case ws.Exited():
-			code = ws.ExitStatus()
-		case ws.Signaled():
-			code = 128 + int(ws.Signal())
-		}
+	switch {
+	case ws.Exited():
+		code = ws.ExitStatus()
+	case ws.Signaled():
+		code = 128 + int(ws.Signal())
 	}
 	// The init was PID 1 of its namespace: the kernel has killed the rest.
 	_ = cg.kill()

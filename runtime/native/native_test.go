@@ -98,6 +98,7 @@ func setup(m *testing.M) (int, error) {
 	}
 	testEnv = env{init: init, imageTar: tarPath, rt: rt, image: ref, cgParent: parent, stateRoot: dir}
 	code := m.Run()
+	rt.Close()
 	for _, sub := range []string{"memory", "cpu", "pids", "unified"} {
 		os.Remove(filepath.Join("/sys/fs/cgroup", sub, parent))
 	}
@@ -118,6 +119,7 @@ func newRuntime(t *testing.T, opts Options) *Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rt.Close() })
 	if _, err := rt.ImportImage(context.Background(), testEnv.imageTar); err != nil {
 		t.Fatal(err)
 	}
@@ -572,5 +574,55 @@ func TestUnreadableImageRoot(t *testing.T) {
 	}
 	if _, err := rt.Status(context.Background(), "noroot"); !errors.Is(err, container.ErrNotFound) {
 		t.Errorf("Status after the refused Create = %v, want ErrNotFound", err)
+	}
+}
+
+// TestSpawnerDeathAndClose: containers die with the spawner; the runtime
+// records their exit, starts a new spawner for the next container, and
+// after Close refuses to start more.
+func TestSpawnerDeathAndClose(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	ctx := context.Background()
+	start := func(id string) {
+		t.Helper()
+		if err := rt.Create(ctx, container.Spec{ID: id, Image: testEnv.image, Command: []string{"/bin/sleep", "1000"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("orphan")
+	rt.mu.Lock()
+	sp := rt.spawn
+	rt.mu.Unlock()
+	if err := sp.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := rt.Wait(wctx, "orphan")
+	if err != nil || st.State != container.Exited || st.ExitCode != 137 {
+		t.Fatalf("after the spawner was killed: %+v, %v; want Exited 137", st, err)
+	}
+	st2, logs := run(t, rt, container.Spec{ID: "after", Command: []string{"/bin/echo", "again"}})
+	if st2.ExitCode != 0 || !strings.Contains(logs, "again") {
+		t.Errorf("a container after the spawner died: %+v %q", st2, logs)
+	}
+	start("closing")
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := rt.Wait(wctx, "closing"); err != nil || st.State != container.Exited {
+		t.Errorf("after Close: %+v, %v; want the running container Exited", st, err)
+	}
+	if err := rt.Create(ctx, container.Spec{ID: "late", Image: testEnv.image, Command: []string{"/bin/true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(ctx, "late"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Start after Close = %v, want an error saying the runtime is closed", err)
+	}
+	for _, id := range []string{"orphan", "closing", "late"} {
+		_ = rt.Delete(ctx, id)
 	}
 }

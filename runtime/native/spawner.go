@@ -1,0 +1,152 @@
+package native
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stratoswarm/stratoswarm/runtime/native/initproc"
+)
+
+// spawner is the runtime's end of its spawner process (see
+// initproc.Spawner): it sends spawn requests one at a time and routes the
+// exits the spawner reports to whoever waits for that pid.
+type spawner struct {
+	conn *net.UnixConn
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the spawner is gone
+
+	reqMu   sync.Mutex // one request in flight
+	replies chan initproc.SpawnMessage
+
+	mu      sync.Mutex
+	waiters map[int]chan syscall.WaitStatus
+	early   map[int]syscall.WaitStatus // exits nobody waited for yet
+}
+
+// startSpawner starts init in spawner mode.
+func startSpawner(init string) (*spawner, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spawner socket: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "spawner"), os.NewFile(uintptr(fds[1]), "spawner")
+	defer theirs.Close()
+	cmd := &exec.Cmd{Path: init, Args: []string{InitName, initproc.SpawnerArg}, Env: []string{}, Dir: "/",
+		Stderr: os.Stderr, ExtraFiles: []*os.File{theirs}}
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("start the spawner %s: %w", init, err)
+	}
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("spawner socket: %w", err)
+	}
+	s := &spawner{
+		conn: c.(*net.UnixConn), cmd: cmd, done: make(chan struct{}),
+		replies: make(chan initproc.SpawnMessage, 1),
+		waiters: map[int]chan syscall.WaitStatus{}, early: map[int]syscall.WaitStatus{},
+	}
+	go s.read()
+	return s, nil
+}
+
+// read routes the spawner's messages until it is gone; then every waiter
+// gets SIGKILL (the inits die with their parent).
+func (s *spawner) read() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.conn.Read(buf)
+		if err != nil || n == 0 {
+			break
+		}
+		var m initproc.SpawnMessage
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			continue
+		}
+		if !m.Exited {
+			s.replies <- m
+			continue
+		}
+		s.mu.Lock()
+		if ch, ok := s.waiters[m.Pid]; ok {
+			ch <- syscall.WaitStatus(m.Status)
+			delete(s.waiters, m.Pid)
+		} else {
+			s.early[m.Pid] = syscall.WaitStatus(m.Status)
+		}
+		s.mu.Unlock()
+	}
+	_ = s.conn.Close()
+	_ = s.cmd.Wait()
+	s.mu.Lock()
+	for pid, ch := range s.waiters {
+		ch <- syscall.WaitStatus(syscall.SIGKILL) // signaled by SIGKILL
+		delete(s.waiters, pid)
+	}
+	close(s.done)
+	s.mu.Unlock()
+}
+
+// alive says whether the spawner still runs.
+func (s *spawner) alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// spawn starts an init with files as its log, configuration pipe and
+// error pipe, and returns its pid and the channel its exit comes on.
+func (s *spawner) spawn(init string, args []string, files [3]*os.File) (int, <-chan syscall.WaitStatus, error) {
+	b, err := json.Marshal(initproc.SpawnRequest{Path: init, Args: args})
+	if err != nil {
+		return 0, nil, err
+	}
+	rights := unix.UnixRights(int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd()))
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if _, _, err := s.conn.WriteMsgUnix(b, rights, nil); err != nil {
+		return 0, nil, fmt.Errorf("ask the spawner: %w", err)
+	}
+	var m initproc.SpawnMessage
+	select {
+	case m = <-s.replies:
+	case <-s.done:
+		return 0, nil, errors.New("the spawner exited")
+	}
+	if m.Error != "" {
+		return 0, nil, errors.New(m.Error)
+	}
+	ch := make(chan syscall.WaitStatus, 1)
+	s.mu.Lock()
+	if ws, ok := s.early[m.Pid]; ok {
+		ch <- ws
+		delete(s.early, m.Pid)
+	} else if !s.alive() {
+		ch <- syscall.WaitStatus(syscall.SIGKILL)
+	} else {
+		s.waiters[m.Pid] = ch
+	}
+	s.mu.Unlock()
+	return m.Pid, ch, nil
+}
+
+// close ends the spawner (and with it every init it started) and waits
+// for it.
+func (s *spawner) close() {
+	_ = s.conn.CloseWrite()
+	<-s.done
+}

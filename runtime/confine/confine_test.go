@@ -58,6 +58,8 @@ func child(scenario string) error {
 		return execStatus()
 	case "landlock":
 		return childLandlock()
+	case "landlock-thread":
+		return childLandlockThread()
 	case "all":
 		return childAll()
 	}
@@ -401,6 +403,50 @@ func TestRestrictFS(t *testing.T) {
 		}
 	}
 	runChild(t, "landlock", dirEnv+"="+strings.Join([]string{rw, ro, other}, ","))
+}
+
+// TestRestrictThreadBeneath: the thread keeps every right beneath its
+// directory and reaches nothing else, not even through a descriptor it
+// opened before.
+func TestRestrictThreadBeneath(t *testing.T) {
+	if abi := LandlockABI(); abi < 1 {
+		t.Fatalf("the kernel has no Landlock (ABI %d): this machine kind has ABI 7", abi)
+	}
+	inside, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runChild(t, "landlock-thread", dirEnv+"="+inside+","+outside)
+}
+
+func childLandlockThread() error {
+	dirs := strings.Split(os.Getenv(dirEnv), ",")
+	inside, outside := dirs[0], dirs[1]
+	before, err := unix.Open(outside, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	applied, err := RestrictThreadBeneath(inside)
+	if err != nil || !applied {
+		return fmt.Errorf("RestrictThreadBeneath: %v, applied %v", err, applied)
+	}
+	if err := os.WriteFile(filepath.Join(inside, "new.txt"), []byte("x"), 0o644); err != nil {
+		return fmt.Errorf("write beneath the directory: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(inside, "sub"), 0o755); err != nil {
+		return fmt.Errorf("mkdir beneath the directory: %w", err)
+	}
+	if _, err := os.ReadFile(filepath.Join(outside, "secret.txt")); !errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("read outside: %v, want EACCES", err)
+	}
+	if fd, err := unix.Openat(before, "secret.txt", unix.O_RDONLY, 0); !errors.Is(err, unix.EACCES) {
+		unix.Close(fd)
+		return fmt.Errorf("read outside through a descriptor opened before: %v, want EACCES", err)
+	}
+	if err := unix.Exec("/bin/true", []string{"true"}, nil); !errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("exec outside: %v, want EACCES", err)
+	}
+	return nil
 }
 
 func TestRestrictFSMissingPath(t *testing.T) {

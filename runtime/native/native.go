@@ -53,6 +53,11 @@ import (
 // executable and then on PATH when Options.InitPath is empty.
 const InitName = "swarm-init"
 
+// DefaultWarmInits is how many inits wait ready by default: a Start that
+// finds one skips the clone and the init's own start (about half of a
+// cold start); each costs a few megabytes while it waits.
+const DefaultWarmInits = 2
+
 // DefaultCgroupParent is the cgroup every container's group is made in.
 const DefaultCgroupParent = "stratoswarm"
 
@@ -74,6 +79,10 @@ type Options struct {
 	// CgroupParent is the group containers' groups are made in (default
 	// DefaultCgroupParent).
 	CgroupParent string
+	// WarmInits is how many inits wait, cloned into their namespaces
+	// and started, for the next containers (default DefaultWarmInits;
+	// negative: none, every Start clones its own).
+	WarmInits int
 	// NoSeccomp and NoLandlock turn those confinements off (for
 	// debugging; never the default).
 	NoSeccomp, NoLandlock bool
@@ -96,6 +105,11 @@ type Runtime struct {
 	ctrs   map[string]*ctr
 	spawn  *spawner // started on first use, again if it dies
 	closed bool
+
+	warm     chan *warmInit // inits waiting for a container
+	refill   chan struct{}  // asks the refiller to fill warm
+	stop     chan struct{}  // closed by Close
+	refilled chan struct{}  // closed when the refiller has stopped
 }
 
 var _ container.Runtime = (*Runtime)(nil)
@@ -141,6 +155,17 @@ func New(opts Options) (*Runtime, error) {
 		landlock: !opts.NoLandlock && confine.LandlockABI() > 0,
 		log:      opts.Log,
 		ctrs:     map[string]*ctr{},
+		refill:   make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		refilled: make(chan struct{}),
+	}
+	switch {
+	case opts.WarmInits == 0:
+		r.warm = make(chan *warmInit, DefaultWarmInits)
+	case opts.WarmInits > 0:
+		r.warm = make(chan *warmInit, opts.WarmInits)
+	default:
+		r.warm = make(chan *warmInit)
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -174,6 +199,10 @@ func New(opts Options) (*Runtime, error) {
 	}
 	if err := r.reconcile(); err != nil {
 		return nil, fmt.Errorf("native runtime: reconcile %s: %w", r.dir, err)
+	}
+	go r.refiller()
+	if cap(r.warm) > 0 {
+		r.kickRefill()
 	}
 	return r, nil
 }
@@ -358,32 +387,13 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 		return fmt.Errorf("start %s: open its log: %w", id, err)
 	}
 	defer log.Close()
-	cfgR, cfgW, err := os.Pipe()
+	w, err := r.takeInit()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
-	defer cfgW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	defer errR.Close()
-	sp, err := r.spawner()
-	if err != nil {
-		cfgR.Close()
-		errW.Close()
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	pid, exited, err := sp.spawn(r.init, []string{InitName, id}, [3]*os.File{log, cfgR, errW})
-	cfgR.Close()
-	errW.Close()
-	if err != nil {
-		return fmt.Errorf("start %s: %w", id, err)
-	}
+	pid, exited := w.pid, w.exited
 	abort := func(err error) error {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		<-exited
+		w.kill()
 		_ = cg.kill()
 		return err
 	}
@@ -399,13 +409,12 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 	for _, m := range c.rec.Spec.Mounts {
 		cfg.Mounts = append(cfg.Mounts, initproc.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
-		return abort(fmt.Errorf("start %s: hand the configuration to %s: %w", id, InitName, err))
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return abort(fmt.Errorf("start %s: %w", id, err))
 	}
-	cfgW.Close()
-	msg, _ := io.ReadAll(io.LimitReader(errR, 64<<10))
-	if len(msg) > 0 {
-		return abort(fmt.Errorf("start %s: %s", id, bytes.TrimSpace(msg)))
+	if err := w.start(b, log); err != nil {
+		return abort(fmt.Errorf("start %s: %w", id, err))
 	}
 	now := time.Now().UTC()
 	c.rec.State, c.rec.Pid, c.rec.StartedAt = container.Running, pid, now
@@ -416,6 +425,63 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 	}
 	go r.wait(c, exited, cg)
 	return nil
+}
+
+// takeInit returns a warm init if one waits, else starts one, and has the
+// pool refilled in the background.
+func (r *Runtime) takeInit() (*warmInit, error) {
+	defer r.kickRefill()
+	for {
+		select {
+		case w := <-r.warm:
+			if w.dead() {
+				continue
+			}
+			return w, nil
+		default:
+		}
+		sp, err := r.spawner()
+		if err != nil {
+			return nil, err
+		}
+		return newInit(sp, r.init)
+	}
+}
+
+func (r *Runtime) kickRefill() {
+	select {
+	case r.refill <- struct{}{}:
+	default:
+	}
+}
+
+// refiller keeps the pool of warm inits full until the runtime closes.
+func (r *Runtime) refiller() {
+	defer close(r.refilled)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.refill:
+		}
+		for len(r.warm) < cap(r.warm) {
+			sp, err := r.spawner()
+			if err != nil {
+				break
+			}
+			w, err := newInit(sp, r.init)
+			if err != nil {
+				r.log.Warn("start a warm init", "err", err)
+				break
+			}
+			select {
+			case r.warm <- w:
+			case <-r.stop:
+				w.kill()
+				return
+			}
+		}
+	}
 }
 
 // spawner returns the runtime's spawner, starting it again if it died.
@@ -441,8 +507,20 @@ func (r *Runtime) spawner() (*spawner, error) {
 // exited.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	close(r.stop)
+	<-r.refilled
+	for len(r.warm) > 0 {
+		(<-r.warm).kill()
+	}
+	r.mu.Lock()
 	sp := r.spawn
-	r.closed, r.spawn = true, nil
+	r.spawn = nil
 	r.mu.Unlock()
 	if sp != nil {
 		sp.close()

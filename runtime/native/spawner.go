@@ -1,6 +1,8 @@
 package native
 
 import (
+	"bytes"
+	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,14 +110,14 @@ func (s *spawner) alive() bool {
 	}
 }
 
-// spawn starts an init with files as its log, configuration pipe and
-// error pipe, and returns its pid and the channel its exit comes on.
-func (s *spawner) spawn(init string, args []string, files [3]*os.File) (int, <-chan syscall.WaitStatus, error) {
+// spawn starts an init with sock as its end of its socket to the runtime,
+// and returns its pid and the channel its exit comes on.
+func (s *spawner) spawn(init string, args []string, sock *os.File) (int, <-chan syscall.WaitStatus, error) {
 	b, err := json.Marshal(initproc.SpawnRequest{Path: init, Args: args})
 	if err != nil {
 		return 0, nil, err
 	}
-	rights := unix.UnixRights(int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd()))
+	rights := unix.UnixRights(int(sock.Fd()))
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
 	if _, _, err := s.conn.WriteMsgUnix(b, rights, nil); err != nil {
@@ -149,4 +151,69 @@ func (s *spawner) spawn(init string, args []string, files [3]*os.File) (int, <-c
 func (s *spawner) close() {
 	_ = s.conn.CloseWrite()
 	<-s.done
+}
+
+// warmInit is an init in its fresh namespaces, waiting on its socket for
+// a container's configuration.
+type warmInit struct {
+	pid    int
+	conn   *net.UnixConn
+	exited <-chan syscall.WaitStatus
+}
+
+// newInit starts an init through sp.
+func newInit(sp *spawner, init string) (*warmInit, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("init socket: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "init"), os.NewFile(uintptr(fds[1]), "init")
+	pid, exited, err := sp.spawn(init, []string{InitName}, theirs)
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		return nil, err
+	}
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("init socket: %w", err)
+	}
+	return &warmInit{pid: pid, conn: c.(*net.UnixConn), exited: exited}, nil
+}
+
+// dead says whether the init exited already (it is then of no use).
+func (w *warmInit) dead() bool {
+	select {
+	case <-w.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the init and waits for its exit.
+func (w *warmInit) kill() {
+	_ = unix.Kill(w.pid, unix.SIGKILL)
+	_ = w.conn.Close()
+	<-w.exited
+}
+
+// start hands the init its container: the configuration and the log. It
+// returns once the init has executed the command, or with what failed.
+func (w *warmInit) start(cfg []byte, log *os.File) error {
+	defer w.conn.Close()
+	if _, _, err := w.conn.WriteMsgUnix(cfg, unix.UnixRights(int(log.Fd())), nil); err != nil {
+		return fmt.Errorf("hand the configuration to %s: %w", InitName, err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := w.conn.Read(buf)
+	if n > 0 {
+		return errors.New(string(bytes.TrimSpace(buf[:n])))
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("wait for %s: %w", InitName, err)
+	}
+	return nil
 }

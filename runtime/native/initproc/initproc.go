@@ -2,8 +2,10 @@
 // runtime starts it (cmd/swarm-init) in fresh namespaces and it builds the
 // container's world from inside before it becomes the container's command.
 //
-// The runtime passes a Config as JSON on file descriptor 3, after it has
-// put the process into the container's cgroup. The init then enters a new
+// The runtime passes a Config as JSON on file descriptor 3 (a socket,
+// with the container's log), after it has put the process into the
+// container's cgroup; until then the init waits, so the runtime can start
+// inits ahead of need (warm inits) and hand each to the next container. The init then enters a new
 // cgroup namespace, mounts the image (an overlay of the shared, read-only
 // image root under the container's own upper layer), the bind mounts,
 // /proc, /dev and /sys, pivots into that root, brings the loopback device
@@ -11,7 +13,7 @@
 // no_new_privs, seccomp) and executes the command. Every mount lives in
 // the container's mount namespace, so none outlives the container.
 //
-// File descriptor 4 carries errors back: it is closed on exec, so the
+// The same socket carries errors back: it is closed on exec, so the
 // runtime reads end-of-file when the command started, or one message
 // saying what failed.
 package initproc
@@ -31,11 +33,10 @@ import (
 	"github.com/stratoswarm/stratoswarm/runtime/confine"
 )
 
-// File descriptors the runtime hands the init.
-const (
-	ConfigFD = 3
-	ErrorFD  = 4
-)
+// SocketFD is the init's end of its SOCK_SEQPACKET socket to the runtime:
+// the configuration comes on it, with the log as SCM_RIGHTS; an error
+// goes back on it; it is closed on exec.
+const SocketFD = 3
 
 // Exit statuses of an init that failed before the command ran, the
 // shell's conventions.
@@ -100,26 +101,20 @@ func setupErr(format string, a ...any) error {
 // init function), because capabilities are per thread.
 func Main() {
 	runtime.LockOSThread()
-	errs := os.NewFile(ErrorFD, "errors")
 	code, err := run()
-	if errs != nil {
-		fmt.Fprint(errs, err.Error())
-	} else {
+	if _, werr := unix.Write(SocketFD, []byte(err.Error())); werr != nil {
 		fmt.Fprintln(os.Stderr, "swarm-init:", err)
 	}
 	os.Exit(code)
 }
 
+// maxConfig bounds the configuration message.
+const maxConfig = 1 << 20
+
 func run() (int, error) {
-	if _, err := unix.FcntlInt(ErrorFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		return ExitSetup, fmt.Errorf("swarm-init must be started by the native runtime (no error pipe on fd %d: %v)", ErrorFD, err)
-	}
-	f := os.NewFile(ConfigFD, "config")
-	var cfg Config
-	err := json.NewDecoder(f).Decode(&cfg)
-	f.Close()
+	cfg, err := receive()
 	if err != nil {
-		return ExitSetup, fmt.Errorf("read the container's configuration: %w", err)
+		return ExitSetup, err
 	}
 	err = setup(cfg)
 	var se stageError
@@ -127,6 +122,41 @@ func run() (int, error) {
 		return se.code, err
 	}
 	return ExitSetup, err
+}
+
+// receive waits for the configuration and the log on SocketFD and makes
+// the log the init's stdout and stderr. The runtime closing the socket
+// instead (a warm init it no longer needs) ends the init quietly.
+func receive() (Config, error) {
+	var cfg Config
+	if _, err := unix.FcntlInt(SocketFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return cfg, fmt.Errorf("swarm-init must be started by the native runtime (no socket on fd %d: %v)", SocketFD, err)
+	}
+	buf := make([]byte, maxConfig)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(SocketFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return cfg, fmt.Errorf("read the container's configuration: %w", err)
+	}
+	if n == 0 {
+		os.Exit(0) // not needed after all
+	}
+	files, err := receivedFiles(oob[:oobn])
+	if err != nil || len(files) != 1 {
+		closeAll(files)
+		return cfg, fmt.Errorf("the container's configuration came without its log (%d descriptors): %v", len(files), err)
+	}
+	logFD := int(files[0].Fd())
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(logFD, fd, 0); err != nil {
+			return cfg, fmt.Errorf("attach the log: %w", err)
+		}
+	}
+	files[0].Close()
+	if err := json.Unmarshal(buf[:n], &cfg); err != nil {
+		return cfg, fmt.Errorf("read the container's configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // setup builds the container and executes its command; it returns only on
@@ -166,7 +196,7 @@ func setup(cfg Config) error {
 		return err
 	}
 	if cfg.Landlock {
-		if _, err := confine.RestrictFS(confine.FSRules{ReadWrite: []string{"/"}}); err != nil {
+		if _, err := confine.RestrictThreadBeneath("/"); err != nil {
 			return setupErr("landlock: %w", err)
 		}
 	}

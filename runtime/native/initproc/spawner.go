@@ -24,10 +24,9 @@ const SpawnerArg = "--spawner"
 // SpawnerFD is the spawner's end of its SOCK_SEQPACKET socket.
 const SpawnerFD = 3
 
-// SpawnRequest asks the spawner to start an init. It travels with three
-// descriptors (SCM_RIGHTS): the log (the init's stdout and stderr), the
-// configuration pipe's read end and the error pipe's write end, which
-// become the init's ConfigFD and ErrorFD.
+// SpawnRequest asks the spawner to start an init. It travels with one
+// descriptor (SCM_RIGHTS), the init's end of its socket to the runtime,
+// which becomes the init's SocketFD.
 type SpawnRequest struct {
 	// Path is the init binary; Args its arguments (Args[0] its name).
 	Path string   `json:"path"`
@@ -107,7 +106,7 @@ func (s *spawnServer) send(m SpawnMessage) {
 
 func (s *spawnServer) serve() {
 	buf := make([]byte, maxSpawnMessage)
-	oob := make([]byte, unix.CmsgSpace(3*4))
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
 		if err != nil || n == 0 {
@@ -119,7 +118,7 @@ func (s *spawnServer) serve() {
 			continue
 		}
 		var req SpawnRequest
-		if err := json.Unmarshal(buf[:n], &req); err != nil || len(files) != 3 || len(req.Args) == 0 {
+		if err := json.Unmarshal(buf[:n], &req); err != nil || len(files) != 1 || len(req.Args) == 0 {
 			closeAll(files)
 			s.send(SpawnMessage{Error: fmt.Sprintf("malformed spawn request (%d descriptors): %v", len(files), err)})
 			continue
@@ -131,7 +130,7 @@ func (s *spawnServer) serve() {
 func (s *spawnServer) spawn(req SpawnRequest, files []*os.File) {
 	cmd := &exec.Cmd{
 		Path: req.Path, Args: req.Args, Env: initEnv(), Dir: "/",
-		Stdout: files[0], Stderr: files[0], ExtraFiles: files[1:],
+		ExtraFiles: files,
 		SysProcAttr: SysProcAttr(),
 	}
 	err := cmd.Start()

@@ -130,7 +130,7 @@ func (s *spawnServer) serve() {
 func (s *spawnServer) spawn(req SpawnRequest, files []*os.File) {
 	cmd := &exec.Cmd{
 		Path: req.Path, Args: req.Args, Env: initEnv(), Dir: "/",
-		ExtraFiles: files,
+		ExtraFiles:  files,
 		SysProcAttr: SysProcAttr(),
 	}
 	err := cmd.Start()

@@ -111,6 +111,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		if s.containerd != nil {
 			s.containerd.Close()
 		}
+		if s.native != nil {
+			s.native.Close()
+		}
 		if s.plugins != nil {
 			s.plugins.Close(context.Background())
 		}
@@ -551,6 +554,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.plugins.Close(context.Background())
 		if s.containerd != nil {
 			s.containerd.Close() // the containers keep running
+		}
+		if s.native != nil {
+			s.native.Close() // its containers stop with it
 		}
 		err = s.store.Close()
 		s.lock.release()

@@ -65,6 +65,9 @@ const DefaultCgroupParent = "stratoswarm"
 // ran.
 const reasonLost = "Lost: the runtime that ran it stopped (native containers stop with their runtime)"
 
+// reasonClosed is the exit reason of a container killed by Close.
+const reasonClosed = "Stopped: its runtime closed (native containers stop with their runtime)"
+
 // Options configure New.
 type Options struct {
 	// StateDir holds the containers (state, overlay layers, logs) and the
@@ -552,11 +555,16 @@ func (r *Runtime) wait(c *ctr, exited <-chan syscall.WaitStatus, cg cgroup) {
 	defer c.mu.Unlock()
 	c.rec.State, c.rec.ExitCode, c.rec.ExitedAt, c.rec.Pid = container.Exited, code, time.Now().UTC(), 0
 	c.rec.OOMKilled = oom > 0 && code == 128+int(syscall.SIGKILL)
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
 	switch {
 	case c.rec.OOMKilled:
 		c.rec.Reason = "OOMKilled: over its memory limit"
 	case c.rec.Stopped:
 		c.rec.Reason = "Stopped"
+	case closed:
+		c.rec.Reason = reasonClosed
 	}
 	if err := c.save(); err != nil {
 		r.log.Warn("save the exit of a container", "container", c.rec.Spec.ID, "err", err)

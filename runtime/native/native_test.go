@@ -613,8 +613,8 @@ func TestSpawnerDeathAndClose(t *testing.T) {
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := rt.Wait(wctx, "closing"); err != nil || st.State != container.Exited {
-		t.Errorf("after Close: %+v, %v; want the running container Exited", st, err)
+	if st, err := rt.Wait(wctx, "closing"); err != nil || st.State != container.Exited || st.Reason != reasonClosed {
+		t.Errorf("after Close: %+v, %v; want the running container Exited with reason %q", st, err, reasonClosed)
 	}
 	if err := rt.Create(ctx, container.Spec{ID: "late", Image: testEnv.image, Command: []string{"/bin/true"}}); err != nil {
 		t.Fatal(err)

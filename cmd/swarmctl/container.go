@@ -372,6 +372,9 @@ with the container and enforced once the tier manager exists.`,
 			if err != nil {
 				return fmt.Errorf("container %q: %w", ct.GetMetadata().GetName(), err)
 			}
+			for _, w := range created.GetStatus().GetWarnings() {
+				fmt.Fprintf(o.errOut, "Warning: container %s: %s\n", created.GetMetadata().GetName(), w)
+			}
 			if f.detach {
 				if o.output != outputTable {
 					return printMessage(o.out, o.output, created)
@@ -640,6 +643,9 @@ func describeContainer(w io.Writer, ct *v1.Container, now time.Time) error {
 	d.field(1, "Exit code", exit)
 	d.field(1, "OOM killed", yesNo(st.GetOomKilled()))
 	d.field(1, "Reason", orNone(st.GetReason()))
+	for _, w := range st.GetWarnings() {
+		d.field(1, "Warning", w)
+	}
 	d.field(1, "Started", timeAndAge(st.GetStartTime(), now))
 	d.field(1, "Finished", timeAndAge(st.GetFinishTime(), now))
 	d.field(1, "Cgroup", orNone(st.GetCgroupPath()))

@@ -216,6 +216,9 @@ func applyStatus(c *v1.Container, st container.Status, reason string) {
 		c.Status = &v1.ContainerStatus{}
 	}
 	s := c.Status
+	if len(st.Warnings) > 0 {
+		s.Warnings = st.Warnings
+	}
 	if !st.StartedAt.IsZero() {
 		s.StartTime = timestamppb.New(st.StartedAt)
 	}

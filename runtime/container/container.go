@@ -203,7 +203,10 @@ type Status struct {
 	// OOMKilled says the kernel killed it for its memory limit.
 	OOMKilled bool
 	// Reason says why it exited when that is not its own doing.
-	Reason              string
+	Reason string
+	// Warnings say what the runtime could not do as the spec asked (e.g.
+	// limits it cannot enforce without root).
+	Warnings            []string
 	StartedAt, ExitedAt time.Time
 }
 

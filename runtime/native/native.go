@@ -19,9 +19,9 @@
 // (reconcile).
 //
 // Without root, the runtime maps the caller's user to root in the user
-// namespace and runs without cgroups: limits are refused with a warning
-// in the error, as the kernel offers no unprivileged way to enforce them
-// on a host that does not delegate a cgroup.
+// namespace and runs without cgroups: limits are not enforced (the kernel
+// offers no unprivileged way to on a host that does not delegate a
+// cgroup), and the container's Status carries a warning saying so.
 package native
 
 import (
@@ -140,6 +140,7 @@ type record struct {
 	OOMKilled bool            `json:"oomKilled,omitempty"`
 	Reason    string          `json:"reason,omitempty"`
 	Stopped   bool            `json:"stopped,omitempty"`
+	Warnings  []string        `json:"warnings,omitempty"`
 	CreatedAt time.Time       `json:"createdAt"`
 	StartedAt time.Time       `json:"startedAt,omitzero"`
 	ExitedAt  time.Time       `json:"exitedAt,omitzero"`
@@ -260,25 +261,22 @@ func (r *Runtime) ImportImage(_ context.Context, path string) (string, error) {
 // LogPath is the log file of container id.
 func (r *Runtime) LogPath(id string) string { return filepath.Join(r.dir, id, "log") }
 
-func (r *Runtime) validate(spec container.Spec) error {
-	if err := spec.Validate(); err != nil {
-		return err
+// limitsWarning says why l is not enforced, or "" when it is.
+func (r *Runtime) limitsWarning(l container.Limits) string {
+	if r.cgroups.version != CgroupsNone || (l.Memory() <= 0 && l.CPUs <= 0 && l.Pids <= 0) {
+		return ""
 	}
-	l := spec.Limits
-	if r.cgroups.version == CgroupsNone && (l.Memory() > 0 || l.CPUs > 0 || l.Pids > 0) {
-		why := "cgroups are off"
-		if r.rootless {
-			why = "running without root there are no cgroups to enforce them"
-		}
-		return fmt.Errorf("container %s: limits asked for but %s: drop the limits, or run as root (warning: an unlimited container can exhaust the host)", spec.ID, why)
+	why := "cgroups are off (cgroups none)"
+	if r.rootless {
+		why = "the native runtime runs without root and the host delegates no cgroup to it"
 	}
-	return nil
+	return fmt.Sprintf("limits not enforced (memory %d bytes, %v CPUs, %d pids): %s; run swarmd as root to enforce them", l.Memory(), l.CPUs, l.Pids, why)
 }
 
 // Create prepares a container: its directory, overlay layer, cgroup with
 // its limits and record. Nothing runs yet.
 func (r *Runtime) Create(_ context.Context, spec container.Spec) error {
-	if err := r.validate(spec); err != nil {
+	if err := spec.Validate(); err != nil {
 		return err
 	}
 	img, err := r.images.lookup(spec.Image)
@@ -311,6 +309,10 @@ func (r *Runtime) Create(_ context.Context, spec container.Spec) error {
 		Spec: spec, Lower: img.rootfs, Args: args, Env: mergeEnv(img.config.Env, spec.Env),
 		Cwd: img.config.WorkingDir, State: container.Created, CreatedAt: time.Now().UTC(),
 	}}
+	if w := r.limitsWarning(spec.Limits); w != "" {
+		r.log.Warn("container limits degraded", "container", spec.ID, "warning", w)
+		c.rec.Warnings = []string{w}
+	}
 	undo := func(err error) error {
 		os.RemoveAll(dir)
 		return err
@@ -693,7 +695,7 @@ func (c *ctr) status() container.Status {
 	rec := c.rec
 	return container.Status{
 		ID: rec.Spec.ID, State: rec.State, Pid: rec.Pid, ExitCode: rec.ExitCode, OOMKilled: rec.OOMKilled,
-		Reason: rec.Reason, StartedAt: rec.StartedAt, ExitedAt: rec.ExitedAt,
+		Reason: rec.Reason, StartedAt: rec.StartedAt, ExitedAt: rec.ExitedAt, Warnings: rec.Warnings,
 	}
 }
 

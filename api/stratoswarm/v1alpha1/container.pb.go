@@ -257,14 +257,17 @@ func (x *Mount) GetReadOnly() bool {
 type ContainerStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// phase is "Created", "Running", "Exited", "Failed".
-	Phase         string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	Pid           int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
-	ExitCode      int32                  `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
-	OomKilled     bool                   `protobuf:"varint,4,opt,name=oom_killed,json=oomKilled,proto3" json:"oom_killed,omitempty"`
-	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
-	CgroupPath    string                 `protobuf:"bytes,8,opt,name=cgroup_path,json=cgroupPath,proto3" json:"cgroup_path,omitempty"`
+	Phase      string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Pid        int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	ExitCode   int32                  `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	OomKilled  bool                   `protobuf:"varint,4,opt,name=oom_killed,json=oomKilled,proto3" json:"oom_killed,omitempty"`
+	Reason     string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	StartTime  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	CgroupPath string                 `protobuf:"bytes,8,opt,name=cgroup_path,json=cgroupPath,proto3" json:"cgroup_path,omitempty"`
+	// warnings say what the runtime could not do as the spec asked, e.g.
+	// limits the native runtime cannot enforce without root.
+	Warnings      []string `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,6 +356,13 @@ func (x *ContainerStatus) GetCgroupPath() string {
 		return x.CgroupPath
 	}
 	return ""
+}
+
+func (x *ContainerStatus) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 type CreateContainerRequest struct {
@@ -908,7 +918,7 @@ const file_stratoswarm_v1alpha1_container_proto_rawDesc = "" +
 	"\x05Mount\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1b\n" +
-	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\xa6\x02\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\xc2\x02\n" +
 	"\x0fContainerStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x1b\n" +
@@ -921,7 +931,8 @@ const file_stratoswarm_v1alpha1_container_proto_rawDesc = "" +
 	"\vfinish_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x12\x1f\n" +
 	"\vcgroup_path\x18\b \x01(\tR\n" +
-	"cgroupPath\"v\n" +
+	"cgroupPath\x12\x1a\n" +
+	"\bwarnings\x18\t \x03(\tR\bwarnings\"v\n" +
 	"\x16CreateContainerRequest\x12=\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x1f.stratoswarm.v1alpha1.ContainerR\tcontainer\x12\x1d\n" +
 	"\n" +

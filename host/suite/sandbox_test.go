@@ -43,6 +43,7 @@ func nativeRuntime(t *testing.T) *native.Runtime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		rt.Close()
 		for _, sub := range []string{"memory", "cpu", "pids"} {
 			os.Remove(filepath.Join("/sys/fs/cgroup", sub, "stratoswarm-suite-test"))
 		}
@@ -67,24 +68,33 @@ func containerSuite(t *testing.T, rt container.Runtime, limits container.Limits)
 func TestTSPLIBInContainers(t *testing.T) {
 	rt := nativeRuntime(t)
 	s := containerSuite(t, rt, container.Limits{MemoryBytes: 256 << 20, CPUs: 1, Pids: 64})
-	if _, ok := s.run.(*containerRunner); !ok {
+	checkSameAsProcess(t, s)
+}
+
+// checkSameAsProcess evaluates the default genome on eil51 with s, a
+// suite running candidates in containers, and checks it scores the gap
+// the same candidate scores as a plain process (the solver is
+// deterministic) and that no container or work directory is left.
+func checkSameAsProcess(t *testing.T, s *tspSuite) {
+	t.Helper()
+	r, ok := s.run.(*containerRunner)
+	if !ok {
 		t.Fatalf("runner %T, want a container runner", s.run)
 	}
 	g := solver.DefaultGenome().Map()
 	o := s.Evaluate(context.Background(), g, Task{Name: "eil51"}, 7)
 	if o.Failed {
-		t.Fatalf("eil51 in a container: %+v", o)
+		t.Fatalf("eil51 in a %s container: %+v", r.rt.Name(), o)
 	}
 	plain := tspSuiteWith(t, []string{tspsolverBin}, time.Minute)
 	p := plain.Evaluate(context.Background(), g, Task{Name: "eil51"}, 7)
 	if p.Failed || p.Scores["gap"] != o.Scores["gap"] {
-		t.Errorf("gap in a container %v, as a process %v (%+v): want the same", o.Scores["gap"], p.Scores["gap"], p)
+		t.Errorf("gap in a %s container %v, as a process %v (%+v): want the same", r.rt.Name(), o.Scores["gap"], p.Scores["gap"], p)
 	}
-	if cs, err := rt.List(context.Background()); err != nil || len(cs) != 0 {
+	if cs, err := r.rt.List(context.Background()); err != nil || len(cs) != 0 {
 		t.Errorf("containers left after the evaluation: %+v, %v", cs, err)
 	}
-	left, _ := os.ReadDir(s.run.(*containerRunner).work)
-	if len(left) != 0 {
+	if left, _ := os.ReadDir(r.work); len(left) != 0 {
 		t.Errorf("evaluation directories left: %v", left)
 	}
 }

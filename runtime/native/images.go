@@ -126,10 +126,10 @@ func isNotEmpty(err error) bool {
 	return errors.As(err, &le) && (errors.Is(le.Err, os.ErrExist) || errors.Is(le.Err, syscall.ENOTEMPTY))
 }
 
-// writeAtomic writes b to p through a temporary file and a rename: a
-// reader sees the old content or the new, never a mix. It does not sync:
-// what it writes describes processes, which do not survive a reboot
-// either (reconcile drops a record torn by one).
+// writeAtomic writes b to p (mode 0600) through a temporary file and a
+// rename: a reader sees the old content or the new, never a mix. It does
+// not sync: what it writes describes processes, which do not survive a
+// reboot either (reconcile drops a record torn by one).
 func writeAtomic(p string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
 	if err != nil {
@@ -138,9 +138,6 @@ func writeAtomic(p string, b []byte) error {
 	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), p)

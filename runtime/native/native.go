@@ -25,6 +25,8 @@
 package native
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -70,9 +72,14 @@ const reasonClosed = "Stopped: its runtime closed (native containers stop with t
 
 // Options configure New.
 type Options struct {
-	// StateDir holds the containers (state, overlay layers, logs) and the
+	// StateDir holds the containers' overlay layers and logs and the
 	// unpacked images. Required.
 	StateDir string
+	// RunDir holds the containers' records (default StateDir/run). They
+	// describe processes, so a tmpfs that a reboot empties (like runc's
+	// /run/runc) suits them; after a reboot on disk, reconcile records
+	// the containers that were running as lost.
+	RunDir string
 	// InitPath is the swarm-init binary (default: beside the executable,
 	// then on PATH).
 	InitPath string
@@ -97,6 +104,8 @@ type Options struct {
 type Runtime struct {
 	init     string
 	dir      string // containers
+	runDir   string // records
+	trash    string // deleted containers' directories, removed in the background
 	images   imageStore
 	cgroups  cgroupDriver
 	seccomp  confine.Program
@@ -113,6 +122,9 @@ type Runtime struct {
 	refill   chan struct{}  // asks the refiller to fill warm
 	stop     chan struct{}  // closed by Close
 	refilled chan struct{}  // closed when the refiller has stopped
+	sweep    chan struct{}  // asks the sweeper to empty the trash
+	trashMu  sync.Mutex     // one emptying at a time
+	swept    chan struct{}  // closed when the sweeper has stopped
 }
 
 var _ container.Runtime = (*Runtime)(nil)
@@ -120,13 +132,15 @@ var _ container.Runtime = (*Runtime)(nil)
 // ctr is one container: its persisted record and, while it runs, its
 // process.
 type ctr struct {
-	mu   sync.Mutex
-	dir  string
-	rec  record
-	done chan struct{} // closed when the process has exited and rec says so
+	mu      sync.Mutex
+	dir     string // layers and log
+	recPath string // the record
+	rec     record
+	done    chan struct{} // closed when the process has exited; final is set
+	final   container.Status
 }
 
-// record is what a container's state.json holds.
+// record is what a container's record file (<run dir>/<id>.json) holds.
 type record struct {
 	Spec      container.Spec  `json:"spec"`
 	Lower     string          `json:"lower"`
@@ -152,8 +166,15 @@ func New(opts Options) (*Runtime, error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("native runtime: no state directory given")
 	}
+	if opts.RunDir == "" {
+		opts.RunDir = filepath.Join(opts.StateDir, "run")
+	}
 	r := &Runtime{
 		dir:      filepath.Join(opts.StateDir, "containers"),
+		runDir:   opts.RunDir,
+		trash:    filepath.Join(opts.StateDir, "trash"),
+		sweep:    make(chan struct{}, 1),
+		swept:    make(chan struct{}),
 		images:   imageStore{dir: filepath.Join(opts.StateDir, "images")},
 		rootless: os.Geteuid() != 0,
 		landlock: !opts.NoLandlock && confine.LandlockABI() > 0,
@@ -195,8 +216,10 @@ func New(opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("native runtime: compile the seccomp profile: %w", err)
 		}
 	}
-	if err := os.MkdirAll(r.dir, 0o711); err != nil {
-		return nil, fmt.Errorf("native runtime: state directory: %w", err)
+	for _, d := range []string{r.dir, r.runDir, r.trash} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("native runtime: state directory: %w", err)
+		}
 	}
 	if err := r.images.init(); err != nil {
 		return nil, fmt.Errorf("native runtime: %w", err)
@@ -208,6 +231,8 @@ func New(opts Options) (*Runtime, error) {
 	if cap(r.warm) > 0 {
 		r.kickRefill()
 	}
+	go r.sweeper()
+	r.kickSweep()
 	return r, nil
 }
 
@@ -305,7 +330,7 @@ func (r *Runtime) Create(_ context.Context, spec container.Spec) error {
 		}
 		return fmt.Errorf("create %s: %w", spec.ID, err)
 	}
-	c := &ctr{dir: dir, rec: record{
+	c := &ctr{dir: dir, recPath: r.recordPath(spec.ID), rec: record{
 		Spec: spec, Lower: img.rootfs, Args: args, Env: mergeEnv(img.config.Env, spec.Env),
 		Cwd: img.config.WorkingDir, State: container.Created, CreatedAt: time.Now().UTC(),
 	}}
@@ -346,12 +371,14 @@ func mergeEnv(image, spec []string) []string {
 	return out
 }
 
+func (r *Runtime) recordPath(id string) string { return filepath.Join(r.runDir, id+".json") }
+
 func (c *ctr) save() error {
 	b, err := json.Marshal(c.rec)
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(c.dir, "state.json"), b); err != nil {
+	if err := writeAtomic(c.recPath, b); err != nil {
 		return fmt.Errorf("save the state of %s: %w", c.rec.Spec.ID, err)
 	}
 	return nil
@@ -514,12 +541,14 @@ func (r *Runtime) Close() error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
+		_ = os.Remove(r.runDir) // records deleted since
 		return nil
 	}
 	r.closed = true
 	r.mu.Unlock()
 	close(r.stop)
 	<-r.refilled
+	<-r.swept
 	for len(r.warm) > 0 {
 		(<-r.warm).kill()
 	}
@@ -530,6 +559,7 @@ func (r *Runtime) Close() error {
 	if sp != nil {
 		sp.close()
 	}
+	_ = os.Remove(r.runDir) // only if no record is left in it
 	return nil
 }
 
@@ -545,21 +575,17 @@ func (r *Runtime) wait(c *ctr, exited <-chan syscall.WaitStatus, cg cgroup) {
 		code = 128 + int(ws.Signal())
 	}
 	// The init was PID 1 of its namespace: the kernel has killed the rest.
-	_ = cg.kill()
 	oom, err := cg.oomKills()
 	if err != nil {
 		r.log.Warn("read the OOM count of a container", "container", c.rec.Spec.ID, "err", err)
 	}
-	if err := removeCgroup(cg); err != nil {
-		r.log.Warn("remove the cgroup of an exited container", "container", c.rec.Spec.ID, "err", err)
-	}
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rec.State, c.rec.ExitCode, c.rec.ExitedAt, c.rec.Pid = container.Exited, code, time.Now().UTC(), 0
 	c.rec.OOMKilled = oom > 0 && code == 128+int(syscall.SIGKILL)
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
 	switch {
 	case c.rec.OOMKilled:
 		c.rec.Reason = "OOMKilled: over its memory limit"
@@ -568,10 +594,17 @@ func (r *Runtime) wait(c *ctr, exited <-chan syscall.WaitStatus, cg cgroup) {
 	case closed:
 		c.rec.Reason = reasonClosed
 	}
+	// Waiters have what they wait for; the rest (under c.mu, which Delete
+	// takes) is cleanup.
+	c.final = c.statusLocked()
+	close(c.done)
+	_ = cg.kill()
+	if err := removeCgroup(cg); err != nil {
+		r.log.Warn("remove the cgroup of an exited container", "container", c.rec.Spec.ID, "err", err)
+	}
 	if err := c.save(); err != nil {
 		r.log.Warn("save the exit of a container", "container", c.rec.Spec.ID, "err", err)
 	}
-	close(c.done)
 }
 
 // removeCgroup removes a group whose processes were just killed; the
@@ -605,7 +638,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (container.Status, error)
 	}
 	select {
 	case <-done:
-		return c.status(), nil
+		return c.final, nil
 	case <-ctx.Done():
 		return container.Status{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
 	}
@@ -662,6 +695,7 @@ func (r *Runtime) Delete(_ context.Context, id string) error {
 	if c.rec.State == container.Running {
 		return fmt.Errorf("delete %s: %w (Stop it first)", id, container.ErrRunning)
 	}
+	// Its exit removed the cgroup, unless that failed or it never ran.
 	cg, err := r.cgroups.load(id)
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
@@ -671,14 +705,75 @@ func (r *Runtime) Delete(_ context.Context, id string) error {
 			return fmt.Errorf("delete %s: remove its cgroup: %w", id, err)
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := r.discard(c.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	if err := os.Remove(c.recPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete %s: remove its record: %w", id, err)
 	}
 	r.mu.Lock()
 	delete(r.ctrs, id)
 	r.mu.Unlock()
 	return nil
 }
+
+// discard moves a container's directory into the trash, which the
+// sweeper empties in the background: removing a layer file by file is the
+// slowest part of a delete, and nothing waits on it (the name is free at
+// once; a runtime that starts empties what a crash left in the trash).
+func (r *Runtime) discard(dir string) error {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	dst := filepath.Join(r.trash, filepath.Base(dir)+"-"+hex.EncodeToString(rnd[:]))
+	if err := os.Rename(dir, dst); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	r.kickSweep()
+	return nil
+}
+
+func (r *Runtime) kickSweep() {
+	select {
+	case r.sweep <- struct{}{}:
+	default:
+	}
+}
+
+// sweeper empties the trash when asked, until the runtime closes.
+func (r *Runtime) sweeper() {
+	defer close(r.swept)
+	for {
+		select {
+		case <-r.stop:
+			r.emptyTrash()
+			return
+		case <-r.sweep:
+			r.emptyTrash()
+		}
+	}
+}
+
+func (r *Runtime) emptyTrash() {
+	r.trashMu.Lock()
+	defer r.trashMu.Unlock()
+	ents, err := os.ReadDir(r.trash)
+	if err != nil {
+		r.log.Warn("read the trash", "dir", r.trash, "err", err)
+		return
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(r.trash, e.Name())); err != nil {
+			r.log.Warn("empty the trash", "dir", r.trash, "err", err)
+		}
+	}
+}
+
+// Sweep removes what deleted containers left in the trash now and
+// returns when it is empty (tests and tools; Delete needs no sweep).
+func (r *Runtime) Sweep() { r.emptyTrash() }
 
 // Status reports the container's state.
 func (r *Runtime) Status(_ context.Context, id string) (container.Status, error) {
@@ -690,8 +785,19 @@ func (r *Runtime) Status(_ context.Context, id string) (container.Status, error)
 }
 
 func (c *ctr) status() container.Status {
+	if c.done != nil {
+		select {
+		case <-c.done:
+			return c.final // without waiting for the exit's cleanup
+		default:
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.statusLocked()
+}
+
+func (c *ctr) statusLocked() container.Status {
 	rec := c.rec
 	return container.Status{
 		ID: rec.Spec.ID, State: rec.State, Pid: rec.Pid, ExitCode: rec.ExitCode, OOMKilled: rec.OOMKilled,
@@ -731,9 +837,12 @@ func (r *Runtime) Logs(_ context.Context, id string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// reconcile loads the records in the state directory. A container
-// recorded as running belonged to a runtime that died: whatever is left
-// of it is killed and it is recorded as exited.
+// reconcile loads the records. A container recorded as running belonged
+// to a runtime that died: whatever is left of it is killed and it is
+// recorded as exited. A container directory without a readable record (a
+// Create cut short, a record torn by a host crash, or a reboot that
+// emptied the run directory) goes to the trash after its cgroup is
+// emptied and removed; a record without a directory is dropped.
 func (r *Runtime) reconcile() error {
 	ents, err := os.ReadDir(r.dir)
 	if err != nil {
@@ -743,29 +852,23 @@ func (r *Runtime) reconcile() error {
 		if !e.IsDir() {
 			continue
 		}
-		dir := filepath.Join(r.dir, e.Name())
-		b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-		if err != nil {
-			// A Create that died half-way: nothing ran, nothing to keep.
-			r.log.Warn("removing a container directory without a record", "dir", dir, "err", err)
-			if cg, lerr := r.cgroups.load(e.Name()); lerr == nil && cg != nil {
-				_ = removeCgroup(cg)
+		id, dir := e.Name(), filepath.Join(r.dir, e.Name())
+		c := &ctr{dir: dir, recPath: r.recordPath(id)}
+		b, err := os.ReadFile(c.recPath)
+		if err == nil {
+			err = json.Unmarshal(b, &c.rec)
+			if err == nil && c.rec.Spec.ID != id {
+				err = fmt.Errorf("the record names %q", c.rec.Spec.ID)
 			}
-			if err := os.RemoveAll(dir); err != nil {
-				return err
-			}
-			continue
 		}
-		c := &ctr{dir: dir}
-		if err := json.Unmarshal(b, &c.rec); err != nil || c.rec.Spec.ID != e.Name() {
-			// Torn by a crash of the host (records are not synced: no
-			// container survives a reboot). Kill what its cgroup holds.
-			r.log.Warn("removing a container whose record is unreadable", "dir", dir, "err", err)
-			if cg, lerr := r.cgroups.load(e.Name()); lerr == nil && cg != nil {
+		if err != nil {
+			r.log.Warn("removing a container without a readable record", "dir", dir, "err", err)
+			if cg, lerr := r.cgroups.load(id); lerr == nil && cg != nil {
 				_ = cg.kill()
 				_ = removeCgroup(cg)
 			}
-			if err := os.RemoveAll(dir); err != nil {
+			_ = os.Remove(c.recPath)
+			if err := r.discard(dir); err != nil {
 				return err
 			}
 			continue
@@ -776,13 +879,13 @@ func (r *Runtime) reconcile() error {
 					_ = killPid(c.rec.Pid)
 				}
 			}
-			if cg, err := r.cgroups.load(e.Name()); err == nil && cg != nil {
+			if cg, err := r.cgroups.load(id); err == nil && cg != nil {
 				_ = cg.kill()
 				if oom, _ := cg.oomKills(); oom > 0 {
 					c.rec.OOMKilled = true
 				}
 				if err := removeCgroup(cg); err != nil {
-					r.log.Warn("remove the cgroup of a lost container", "container", e.Name(), "err", err)
+					r.log.Warn("remove the cgroup of a lost container", "container", id, "err", err)
 				}
 			}
 			c.rec.State, c.rec.Pid, c.rec.ExitCode = container.Exited, 0, -1
@@ -791,7 +894,17 @@ func (r *Runtime) reconcile() error {
 				return err
 			}
 		}
-		r.ctrs[e.Name()] = c
+		r.ctrs[id] = c
+	}
+	recs, err := os.ReadDir(r.runDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range recs {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if _, known := r.ctrs[id]; ok && !known {
+			_ = os.Remove(filepath.Join(r.runDir, e.Name()))
+		}
 	}
 	return nil
 }

@@ -314,6 +314,13 @@ func TestNothingLeaks(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(rt.dir, id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state directory left: %v", err)
 	}
+	if _, err := os.Stat(rt.recordPath(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("record left: %v", err)
+	}
+	rt.Sweep()
+	if left, err := os.ReadDir(rt.trash); err != nil || len(left) != 0 {
+		t.Errorf("the trash still holds %v (%v) after a sweep", left, err)
+	}
 	if err := syscall.Kill(st.Pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process %d still there: %v", st.Pid, err)
 	}
@@ -334,8 +341,16 @@ func TestCrashedContainerIsCleanedUp(t *testing.T) {
 	if st.ExitCode != 3 {
 		t.Errorf("exit %d, want 3; logs %q", st.ExitCode, logs)
 	}
+	// Its children died with it: the cgroup holds nothing (or is gone).
+	procs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", testEnv.cgParent, "crash", "cgroup.procs"))
+	if err == nil && strings.TrimSpace(string(procs)) != "" {
+		t.Errorf("the crashed container's children live on: %q", procs)
+	}
+	if err := testEnv.rt.Delete(context.Background(), "crash"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", testEnv.cgParent, "crash")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the crashed container's cgroup is left (its children live on?): %v", err)
+		t.Errorf("the crashed container's cgroup is left after delete: %v", err)
 	}
 }
 
@@ -401,6 +416,7 @@ func TestCgroupV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rt.Close()
 	if _, err := rt.ImportImage(context.Background(), testEnv.imageTar); err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +441,11 @@ func TestCgroupV2(t *testing.T) {
 	if err := rt.Stop(ctx, "v2", 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := rt.Delete(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(rt.cgroups.unified, testEnv.cgParent+"-v2", "v2")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the v2 cgroup is left after exit: %v", err)
+		t.Errorf("the v2 cgroup is left after exit and delete: %v", err)
 	}
 	err = rt.Create(ctx, container.Spec{ID: "v2-limited", Image: testEnv.image, Command: []string{"/bin/true"}, Limits: container.Limits{MemoryBytes: 64 << 20}})
 	controllers, _ := os.ReadFile(filepath.Join(rt.cgroups.unified, "cgroup.controllers"))
@@ -561,7 +580,7 @@ func TestTornRecordIsDropped(t *testing.T) {
 	if err := rt.Create(ctx, container.Spec{ID: "torn", Image: testEnv.image, Command: []string{"/bin/true"}, Limits: container.Limits{Pids: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(state, "containers", "torn", "state.json"), []byte(`{"spec":{"ID":"to`), 0o644); err != nil {
+	if err := os.WriteFile(rt.recordPath("torn"), []byte(`{"spec":{"ID":"to`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	again := newRuntime(t, Options{StateDir: state})
@@ -644,4 +663,5 @@ func TestSpawnerDeathAndClose(t *testing.T) {
 	for _, id := range []string{"orphan", "closing", "late"} {
 		_ = rt.Delete(ctx, id)
 	}
+	rt.Close()
 }

@@ -25,10 +25,10 @@
 package native
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"

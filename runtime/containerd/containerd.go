@@ -1,6 +1,7 @@
 // Package containerd is the container.Runtime backed by a containerd
 // daemon through the containerd v2 Go client. Images are imported from
-// local OCI layout tars (no registry access); each container gets its own
+// local OCI layout tars (no registry access), and Scratch, the empty
+// image, is built and imported on first use; each container gets its own
 // snapshot, its own PID, IPC, UTS, mount and network namespaces (the
 // client's default spec), cgroup limits, and one log file for stdout and
 // stderr under Options.LogDir.
@@ -27,11 +28,19 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stratoswarm/stratoswarm/runtime/container"
+	"github.com/stratoswarm/stratoswarm/runtime/image"
 )
 
 // DefaultNamespace is the containerd namespace used when Options.Namespace
 // is empty.
 const DefaultNamespace = "stratoswarm"
+
+// Scratch names the empty image, as in the native backend: a root
+// filesystem with only the mount points and /etc/passwd and /etc/group,
+// for static programs brought in with a bind mount (what evaluations of
+// the tspsolver use). It is built (image.BuildScratch) and imported as
+// image.ScratchRef the first time a Runtime creates a container of it.
+const Scratch = "scratch"
 
 // cpuPeriod is the CFS period (µs) CPU quotas are expressed against.
 const cpuPeriod = 100000
@@ -65,6 +74,13 @@ type Runtime struct {
 	namespace string
 	logDir    string
 	locks     keyedMutex
+	scratch   scratchImage
+}
+
+// scratchImage is the Scratch image's reference once imported.
+type scratchImage struct {
+	mu  sync.Mutex
+	ref string // "" until imported
 }
 
 // keyedMutex serializes the task changes (start, reap, delete) of one
@@ -173,17 +189,67 @@ func (r *Runtime) ImportImage(ctx context.Context, tarPath string) (string, erro
 	return imgs[0].Name, nil
 }
 
+// scratchRef returns the reference of the Scratch image, building and
+// importing it on the first call; concurrent callers wait for that one,
+// and a failed import is tried again by the next call.
+func (r *Runtime) scratchRef(ctx context.Context) (string, error) {
+	r.scratch.mu.Lock()
+	defer r.scratch.mu.Unlock()
+	if r.scratch.ref != "" {
+		return r.scratch.ref, nil
+	}
+	dir, err := os.MkdirTemp("", "stratoswarm-scratch-")
+	if err != nil {
+		return "", fmt.Errorf("build the scratch image: %w (check TMPDIR is writable)", err)
+	}
+	defer os.RemoveAll(dir)
+	layout := filepath.Join(dir, "layout")
+	if _, err := image.BuildScratch(layout, image.ScratchOptions{}); err != nil {
+		return "", fmt.Errorf("build the scratch image: %w", err)
+	}
+	tarPath := filepath.Join(dir, "scratch.tar")
+	f, err := os.Create(tarPath)
+	if err != nil {
+		return "", fmt.Errorf("build the scratch image: %w (check TMPDIR is writable)", err)
+	}
+	if err := image.WriteTar(layout, f); err != nil {
+		f.Close()
+		return "", fmt.Errorf("build the scratch image: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("build the scratch image: %w", err)
+	}
+	ref, err := r.ImportImage(ctx, tarPath)
+	if err != nil {
+		return "", fmt.Errorf("the scratch image: %w", err)
+	}
+	if ref != image.ScratchRef {
+		return "", fmt.Errorf("the scratch image was imported as %q, not %q: a containerd that renames images is not supported", ref, image.ScratchRef)
+	}
+	r.scratch.ref = ref
+	return ref, nil
+}
+
 // Create prepares the container: a snapshot of the image and an OCI spec
-// with the command, env, hostname, mounts and limits.
+// with the command, env, hostname, mounts and limits. The image Scratch is
+// built and imported on first use.
 func (r *Runtime) Create(ctx context.Context, spec container.Spec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
 	ctx = r.ctx(ctx)
-	img, err := r.client.GetImage(ctx, spec.Image)
+	name := spec.Image
+	if name == Scratch {
+		ref, err := r.scratchRef(ctx)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", spec.ID, err)
+		}
+		name = ref
+	}
+	img, err := r.client.GetImage(ctx, name)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return fmt.Errorf("create %s: image %q: %w (import it first: ImportImage)", spec.ID, spec.Image, container.ErrImageNotFound)
+			return fmt.Errorf("create %s: image %q: %w (import it first: ImportImage, or use %q, the empty image)", spec.ID, spec.Image, container.ErrImageNotFound, Scratch)
 		}
 		return fmt.Errorf("create %s: look up image %q: %w", spec.ID, spec.Image, err)
 	}
@@ -292,16 +358,26 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	t, err := c.NewTask(ctx, cio.LogFile(r.LogPath(id)))
 	if err != nil {
-		return fmt.Errorf("start %s: command %q: %w (check the command exists in the image)", id, strings.Join(args, " "), err)
+		return fmt.Errorf("start %s: command %q: %w (%s)", id, strings.Join(args, " "), err, startHint(err))
 	}
 	if err := t.Start(ctx); err != nil {
 		_, _ = t.Delete(ctx, client.WithProcessKill)
-		return fmt.Errorf("start %s: command %q: %w (check the command exists in the image)", id, strings.Join(args, " "), err)
+		return fmt.Errorf("start %s: command %q: %w (%s)", id, strings.Join(args, " "), err, startHint(err))
 	}
 	if _, err := c.SetLabels(ctx, map[string]string{labelStarted: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		return fmt.Errorf("start %s: record start time: %w", id, err)
 	}
 	return nil
+}
+
+// startHint says what to do about a task that failed to start: runc
+// refuses a memory limit below what its init already uses (cgroup v1
+// cannot shrink under the usage), else the command is likely missing.
+func startHint(err error) string {
+	if strings.Contains(err.Error(), "unable to set memory limit") {
+		return "the memory limit is below what runc's init already uses, a few MiB: raise it"
+	}
+	return "check the command exists in the image"
 }
 
 // Wait blocks until the container's task exits and returns its status.

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -20,14 +19,16 @@ import (
 
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/container/conformance"
+	"github.com/stratoswarm/stratoswarm/runtime/containerd/containerdtest"
 	"github.com/stratoswarm/stratoswarm/runtime/image"
 )
 
-// env is what TestMain set up: a containerd of our own, a runtime on it
-// and the imported test image.
+// env is what TestMain set up: a containerd of our own (its socket), a
+// runtime on it and the imported test image.
 type env struct {
-	rt    *Runtime
-	image string
+	rt      *Runtime
+	address string
+	image   string
 }
 
 // testEnv is filled in by TestMain before any test runs and only read
@@ -44,48 +45,32 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
-	if _, err := exec.LookPath("containerd"); err != nil {
-		return 0, errors.New("containerd is not installed (apt-get install containerd runc); these tests need a real daemon, run as root")
-	}
-	if os.Geteuid() != 0 {
-		return 0, errors.New("these tests run containers with a real containerd and need root")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("", "stratoswarm-containerd-")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	script := filepath.Join(root, "hack", "containerd.sh")
-	out, err := exec.Command(script, "start", filepath.Join(dir, "daemon")).Output()
+	d, err := containerdtest.Start(filepath.Join(dir, "daemon"))
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return 0, fmt.Errorf("hack/containerd.sh start: %w: %s", err, ee.Stderr)
-		}
-		return 0, fmt.Errorf("hack/containerd.sh start: %w", err)
+		return 0, err
 	}
 	defer func() {
-		if out, err := exec.Command(script, "stop", filepath.Join(dir, "daemon")).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "hack/containerd.sh stop: %v: %s\n", err, out)
+		if err := d.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
-	sock := strings.TrimSpace(string(out))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// runc keeps its state under /run/containerd/runc/<namespace> and
-	// cgroups under /<namespace>/<id> whichever daemon runs it, so a
-	// namespace of our own keeps concurrent test runs (and the host's
+	// A namespace of our own keeps concurrent test runs (and the host's
 	// containerd) apart.
-	ns := fmt.Sprintf("stratoswarm-test-%d", os.Getpid())
-	rt, err := New(ctx, Options{Address: sock, Namespace: ns, LogDir: filepath.Join(dir, "logs")})
+	ns := containerdtest.Namespace("stratoswarm-test")
+	rt, err := New(ctx, Options{Address: d.Address, Namespace: ns, LogDir: filepath.Join(dir, "logs")})
 	if err != nil {
 		return 0, err
 	}
 	defer rt.Close()
-	defer removeNamespaceLeftovers(ns)
+	defer containerdtest.RemoveNamespaceLeftovers(ns)
 
 	layout := filepath.Join(dir, "image")
 	if _, err := image.BuildBusybox(layout, image.Options{}); err != nil {
@@ -110,7 +95,7 @@ func setup(m *testing.M) (int, error) {
 	if ref != image.DefaultRef {
 		return 0, fmt.Errorf("imported image is %q, want %q", ref, image.DefaultRef)
 	}
-	testEnv = env{rt: rt, image: ref}
+	testEnv = env{rt: rt, address: d.Address, image: ref}
 	return m.Run(), nil
 }
 
@@ -236,14 +221,105 @@ func TestSpecMapping(t *testing.T) {
 	}
 }
 
-// removeNamespaceLeftovers removes what runc keeps for the namespace once
-// its containers are gone: the empty parent cgroups
-// (/sys/fs/cgroup/<controller>/<ns> on v1, /sys/fs/cgroup/<ns> on v2) and
-// the empty state directory /run/containerd/runc/<ns>.
-func removeNamespaceLeftovers(ns string) {
-	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
-	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", ns), filepath.Join("/run/containerd/runc", ns))
-	for _, d := range dirs {
-		_ = os.Remove(d)
+// busybox is the host's static busybox (Debian's busybox-static), bind-
+// mounted into scratch containers.
+const busybox = "/bin/busybox"
+
+// runScratch runs command in a container of the Scratch image with the
+// host's busybox bind-mounted read-only at /bin/busybox, and returns its
+// exit status and output.
+func runScratch(t *testing.T, rt *Runtime, id string, command ...string) (container.Status, string) {
+	t.Helper()
+	ctx := context.Background()
+	spec := container.Spec{
+		ID: id, Image: Scratch, Command: command,
+		Mounts: []container.Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},
+		Limits: container.Limits{MemoryBytes: 64 << 20, Pids: 20},
+	}
+	if err := rt.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Delete(ctx, id); err != nil {
+			t.Errorf("delete %s: %v", id, err)
+		}
+	})
+	if err := rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st, err := rt.Wait(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rt.Logs(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, string(out)
+}
+
+// TestScratch: the image "scratch" is an empty root filesystem, as in the
+// native backend: a static program bind-mounted into it runs, and the root
+// holds no more than the mount points, /etc and the bind mount.
+func TestScratch(t *testing.T) {
+	if _, err := os.Stat(busybox); err != nil {
+		t.Fatalf("%v: install Debian's busybox-static (.ci/run does)", err)
+	}
+	rt := testEnv.rt
+	st, out := runScratch(t, rt, "scratch-echo", "/bin/busybox", "echo", "hello-scratch")
+	if st.ExitCode != 0 || !strings.Contains(out, "hello-scratch") {
+		t.Fatalf("echo in scratch: exit %d, output %q", st.ExitCode, out)
+	}
+	st, out = runScratch(t, rt, "scratch-ls", "/bin/busybox", "ls", "/bin", "/etc")
+	if st.ExitCode != 0 {
+		t.Fatalf("ls in scratch: exit %d, output %q", st.ExitCode, out)
+	}
+	if got, want := strings.Fields(out), []string{"/bin:", "busybox", "/etc:", "group", "passwd"}; !slices.Equal(got, want) {
+		t.Errorf("ls /bin /etc in scratch: %q, want %q", got, want)
+	}
+	img, err := rt.client.GetImage(namespaces.WithNamespace(context.Background(), rt.namespace), image.ScratchRef)
+	if err != nil {
+		t.Fatalf("the scratch image is not in containerd as %s: %v", image.ScratchRef, err)
+	}
+	layout := t.TempDir()
+	want, err := image.BuildScratch(layout, image.ScratchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Target().Digest != want.Digest {
+		t.Errorf("imported scratch image %s, a fresh build is %s", img.Target().Digest, want.Digest)
+	}
+}
+
+// TestScratchConcurrentCreates: creates of scratch containers racing on a
+// fresh Runtime (the image not yet imported by it) all succeed.
+func TestScratchConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	rt, err := New(ctx, Options{Address: testEnv.address, Namespace: testEnv.rt.namespace, LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	const n = 4
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			id := fmt.Sprintf("scratch-race-%d", i)
+			err := rt.Create(ctx, container.Spec{ID: id, Image: Scratch, Command: []string{"/none"}})
+			if err == nil {
+				err = rt.Delete(ctx, id)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

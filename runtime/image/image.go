@@ -1,8 +1,10 @@
 // Package image builds OCI image layouts: the test image the container
 // runtime's tests and process evaluations run in, made from the host's
 // static busybox (Debian's busybox-static) at build time rather than
-// committed as a blob. The layout is reproducible: the same busybox gives
-// the same digests, so a rebuild is a no-op for containerd.
+// committed as a blob, and the scratch image (an empty root filesystem for
+// static programs brought in with a bind mount). The layouts are
+// reproducible: the same busybox gives the same digests, so a rebuild is a
+// no-op for containerd.
 package image
 
 import (
@@ -74,56 +76,42 @@ func BuildBusybox(dir string, opts Options) (ocispec.Descriptor, error) {
 	if err := checkStatic(bb); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", opts.Busybox, err)
 	}
-	layer, diffID, err := busyboxLayer(bb, opts.Applets)
-	if err != nil {
-		return ocispec.Descriptor{}, err
+	entries := mountPoints("bin/")
+	entries = append(entries, layerEntry{tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755}, bb})
+	sorted := append([]string(nil), opts.Applets...)
+	sort.Strings(sorted)
+	for _, a := range sorted {
+		if a == "" || a == "busybox" || strings.ContainsAny(a, "/\x00") {
+			return ocispec.Descriptor{}, fmt.Errorf("applet %q: not a plain name", a)
+		}
+		entries = append(entries, layerEntry{h: tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}})
 	}
-	if err := os.RemoveAll(filepath.Join(dir, ocispec.ImageBlobsDir)); err != nil {
-		return ocispec.Descriptor{}, err
+	entries = append(entries, etcFiles()...)
+	config := ocispec.ImageConfig{Env: []string{"PATH=/bin"}, Cmd: []string{"/bin/sh"}, WorkingDir: "/"}
+	return writeImage(dir, entries, config, opts.Ref)
+}
+
+// ScratchRef is the scratch image's reference name.
+const ScratchRef = "stratoswarm.local/scratch:latest"
+
+// ScratchOptions configure BuildScratch.
+type ScratchOptions struct {
+	// Ref names the image in the layout's index (default ScratchRef).
+	Ref string
+}
+
+// BuildScratch writes an OCI image layout of an empty root filesystem into
+// dir (created, and emptied of an earlier layout): one layer holding only
+// what a runtime mounts over or looks up (the empty directories /proc,
+// /sys, /dev, /tmp and /etc, with /etc/passwd and /etc/group naming root
+// and nobody), for static programs brought in with a bind mount. It is
+// what the containerd backend runs for the image "scratch". The layout is
+// reproducible. It returns the manifest's descriptor.
+func BuildScratch(dir string, opts ScratchOptions) (ocispec.Descriptor, error) {
+	if opts.Ref == "" {
+		opts.Ref = ScratchRef
 	}
-	w := layoutWriter{dir: dir}
-	layerDesc, err := w.blob(ocispec.MediaTypeImageLayerGzip, layer)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	config := ocispec.Image{
-		Created:  &epoch,
-		Platform: ocispec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
-		Config: ocispec.ImageConfig{
-			Env:        []string{"PATH=/bin"},
-			Cmd:        []string{"/bin/sh"},
-			WorkingDir: "/",
-		},
-		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
-	}
-	configDesc, err := w.json(ocispec.MediaTypeImageConfig, config)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	manifest := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    configDesc,
-		Layers:    []ocispec.Descriptor{layerDesc},
-	}
-	manifestDesc, err := w.json(ocispec.MediaTypeImageManifest, manifest)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	manifestDesc.Platform = &config.Platform
-	manifestDesc.Annotations = map[string]string{ocispec.AnnotationRefName: opts.Ref}
-	index := ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: []ocispec.Descriptor{manifestDesc},
-	}
-	if err := w.file(ocispec.ImageIndexFile, index); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	if err := w.file(ocispec.ImageLayoutFile, ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion}); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return manifestDesc, nil
+	return writeImage(dir, append(mountPoints(), etcFiles()...), ocispec.ImageConfig{WorkingDir: "/"}, opts.Ref)
 }
 
 // checkStatic refuses a dynamically linked binary: it would not run in a
@@ -138,49 +126,55 @@ func checkStatic(elf []byte) error {
 	return nil
 }
 
-// busyboxLayer returns the gzipped layer and its diff ID (the digest of
-// the uncompressed tar).
-func busyboxLayer(bb []byte, applets []string) ([]byte, digest.Digest, error) {
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
-	hdr := func(h *tar.Header) error {
-		h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname, h.Format = epoch, 0, 0, "root", "root", tar.FormatPAX
-		return tw.WriteHeader(h)
-	}
-	for _, d := range []string{"bin/", "dev/", "etc/", "proc/", "sys/", "tmp/"} {
+// layerEntry is one entry of a layer; buildLayer sets its times, owners
+// and (for regular files) size.
+type layerEntry struct {
+	h    tar.Header
+	body []byte
+}
+
+// mountPoints are the empty directories a runtime mounts over (/dev,
+// /proc, /sys, /tmp, sticky and world-writable) and /etc, with extra ones
+// ("bin/") sorted in.
+func mountPoints(extra ...string) []layerEntry {
+	dirs := append([]string{"dev/", "etc/", "proc/", "sys/", "tmp/"}, extra...)
+	sort.Strings(dirs)
+	entries := make([]layerEntry, 0, len(dirs))
+	for _, d := range dirs {
 		mode := int64(0o755)
 		if d == "tmp/" {
 			mode = 0o1777
 		}
-		if err := hdr(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: mode}); err != nil {
-			return nil, "", err
-		}
+		entries = append(entries, layerEntry{h: tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: mode}})
 	}
-	if err := hdr(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb))}); err != nil {
-		return nil, "", err
+	return entries
+}
+
+// etcFiles are /etc/group and /etc/passwd with root and nobody: what
+// runtimes read to resolve users and supplementary groups.
+func etcFiles() []layerEntry {
+	return []layerEntry{
+		{tar.Header{Typeflag: tar.TypeReg, Name: "etc/group", Mode: 0o644}, []byte("root:x:0:\nnogroup:x:65534:\n")},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "etc/passwd", Mode: 0o644}, []byte("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")},
 	}
-	if _, err := tw.Write(bb); err != nil {
-		return nil, "", err
-	}
-	sorted := append([]string(nil), applets...)
-	sort.Strings(sorted)
-	for _, a := range sorted {
-		if a == "" || a == "busybox" || strings.ContainsAny(a, "/\x00") {
-			return nil, "", fmt.Errorf("applet %q: not a plain name", a)
+}
+
+// buildLayer returns the gzipped layer of the entries, in their order,
+// and its diff ID (the digest of the uncompressed tar).
+func buildLayer(entries []layerEntry) ([]byte, digest.Digest, error) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	for _, e := range entries {
+		h := e.h
+		h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname, h.Format = epoch, 0, 0, "root", "root", tar.FormatPAX
+		if h.Typeflag == tar.TypeReg {
+			h.Size = int64(len(e.body))
 		}
-		if err := hdr(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}); err != nil {
-			return nil, "", err
+		if err := tw.WriteHeader(&h); err != nil {
+			return nil, "", fmt.Errorf("layer entry %s: %w", h.Name, err)
 		}
-	}
-	for _, f := range []struct{ name, content string }{
-		{"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
-		{"etc/passwd", "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"},
-	} {
-		if err := hdr(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.content))}); err != nil {
-			return nil, "", err
-		}
-		if _, err := io.WriteString(tw, f.content); err != nil {
-			return nil, "", err
+		if _, err := tw.Write(e.body); err != nil {
+			return nil, "", fmt.Errorf("layer entry %s: %w", h.Name, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -200,6 +194,59 @@ func busyboxLayer(bb []byte, applets []string) ([]byte, digest.Digest, error) {
 		return nil, "", err
 	}
 	return gz.Bytes(), diffID, nil
+}
+
+// writeImage writes an OCI image layout into dir (created, and emptied of
+// an earlier layout's blobs) of one layer of the entries, with config as
+// the image's configuration and ref as the manifest's reference name. It
+// returns the manifest's descriptor.
+func writeImage(dir string, entries []layerEntry, config ocispec.ImageConfig, ref string) (ocispec.Descriptor, error) {
+	layer, diffID, err := buildLayer(entries)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ocispec.ImageBlobsDir)); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	w := layoutWriter{dir: dir}
+	layerDesc, err := w.blob(ocispec.MediaTypeImageLayerGzip, layer)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	img := ocispec.Image{
+		Created:  &epoch,
+		Platform: ocispec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
+		Config:   config,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+	}
+	configDesc, err := w.json(ocispec.MediaTypeImageConfig, img)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	manifest := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    configDesc,
+		Layers:    []ocispec.Descriptor{layerDesc},
+	}
+	manifestDesc, err := w.json(ocispec.MediaTypeImageManifest, manifest)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	manifestDesc.Platform = &img.Platform
+	manifestDesc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
+	index := ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{manifestDesc},
+	}
+	if err := w.file(ocispec.ImageIndexFile, index); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := w.file(ocispec.ImageLayoutFile, ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion}); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return manifestDesc, nil
 }
 
 // layoutWriter writes blobs and files of an OCI image layout.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,5 +162,78 @@ func TestWriteTar(t *testing.T) {
 	}
 	if !seen["oci-layout"] || !seen["index.json"] || !seen["blobs/sha256/"] {
 		t.Fatalf("tar entries %v", seen)
+	}
+}
+
+// TestScratch: the scratch layout is reproducible, verifies, and unpacks
+// to the mount points and /etc with passwd and group, nothing else.
+func TestScratch(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	da, err := BuildScratch(a, ScratchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := BuildScratch(b, ScratchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if da.Digest != db.Digest {
+		t.Fatalf("two builds: %s and %s", da.Digest, db.Digest)
+	}
+	if _, ref, err := Verify(a); err != nil || ref != ScratchRef {
+		t.Fatalf("verify: %v, ref %q, want %q", err, ref, ScratchRef)
+	}
+	img, err := Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := img.Config().Config; len(c.Cmd) != 0 || len(c.Entrypoint) != 0 || len(c.Env) != 0 {
+		t.Errorf("config %+v: scratch has nothing to run", c)
+	}
+	root := filepath.Join(t.TempDir(), "rootfs")
+	if err := img.Unpack(root); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]os.FileMode{}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		got[rel] = info.Mode()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{
+		"dev": fs.ModeDir | 0o755, "etc": fs.ModeDir | 0o755, "proc": fs.ModeDir | 0o755, "sys": fs.ModeDir | 0o755,
+		"tmp": fs.ModeDir | fs.ModeSticky | 0o777, "etc/passwd": 0o644, "etc/group": 0o644,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("unpacked tree %v, want %v", got, want)
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc", "passwd"))
+	group, _ := os.ReadFile(filepath.Join(root, "etc", "group"))
+	for _, want := range []string{"root:x:0:0:", "nobody:x:65534:65534:"} {
+		if !strings.Contains(string(passwd), want) {
+			t.Errorf("/etc/passwd %q lacks %q", passwd, want)
+		}
+	}
+	for _, want := range []string{"root:x:0:", "nogroup:x:65534:"} {
+		if !strings.Contains(string(group), want) {
+			t.Errorf("/etc/group %q lacks %q", group, want)
+		}
+	}
+	// Another ref is honoured.
+	if _, err := BuildScratch(b, ScratchOptions{Ref: "example.local/empty:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ref, err := Verify(b); err != nil || ref != "example.local/empty:1" {
+		t.Fatalf("verify with a ref: %v, %q", err, ref)
 	}
 }

@@ -146,7 +146,7 @@ func checkContainer(c *v1.Container) error {
 		return invalidField("container.spec", "is required")
 	}
 	if spec.GetImage() == "" {
-		return invalidField("container.spec.image", "is required: for runtime native, %s (the empty image), the absolute path of an OCI image layout directory or tar, or the name of an image imported earlier by path; for containerd, an image imported into containerd", native.Scratch)
+		return invalidField("container.spec.image", "is required: for runtime native, %s (the empty image), the absolute path of an OCI image layout directory or tar, or the name of an image imported earlier by path; for containerd, %s or an image imported into containerd", native.Scratch, native.Scratch)
 	}
 	switch spec.GetRuntime() {
 	case "", runtimeContainerd, runtimeNative:

@@ -351,6 +351,10 @@ func describeAgent(w io.Writer, a *v1.Agent, now time.Time) error {
 	d.field(1, "Phase", orNone(st.GetPhase()))
 	d.field(1, "Version", orNone(st.GetVersion()))
 	d.field(1, "Identity", orNone(st.GetIdentity()))
+	if st.GetCertificateSerial() != "" {
+		d.field(1, "Certificate", fmt.Sprintf("serial %s, valid until %s", st.GetCertificateSerial(),
+			st.GetCertificateNotAfter().AsTime().UTC().Format(time.RFC3339)))
+	}
 	if t := st.GetTrust(); t != nil {
 		d.field(1, "Trust", fmt.Sprintf("%.3f ± %.3f (lower bound %.3f, %d pieces of evidence, scorer %s)",
 			t.GetScore(), t.GetUncertainty(), t.GetLowerBound(), t.GetEvidenceCount(), pluginRef(t.GetScorer())))

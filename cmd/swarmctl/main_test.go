@@ -256,6 +256,12 @@ func TestAgentCreateIsIdempotentAndListed(t *testing.T) {
 	if got := e.ok("agent", "create", "-f", file); got != "agent/solver unchanged\n" {
 		t.Errorf("third create says %q", got)
 	}
+	solverDesc := strings.Join(strings.Fields(e.ok("agent", "describe", "solver")), " ")
+	for _, want := range []string{"Identity: spiffe://stratoswarm.local/agent/solver", "Certificate: serial " + first.GetStatus().GetCertificateSerial() + ", valid until"} {
+		if !strings.Contains(solverDesc, want) {
+			t.Errorf("agent describe lacks %q:\n%s", want, solverDesc)
+		}
+	}
 	// the same request id with the same file is also the same agent
 	third := createdAgent(t, e.ok("agent", "create", "-f", file, "--request-id", "deploy-1", "-o", "json"))
 	if third.GetMetadata().GetUid() != first.GetMetadata().GetUid() {

@@ -79,6 +79,11 @@ type Config struct {
 	// ContainerdNamespace is the containerd namespace swarmd's containers
 	// live in.
 	ContainerdNamespace string `json:"containerd-namespace"`
+	// TrustDomain is the SPIFFE trust domain of the agents' identities:
+	// spiffe://<trust-domain>/agent/<name>.
+	TrustDomain string `json:"trust-domain"`
+	// SVIDTTL is how long an agent's certificate is valid.
+	SVIDTTL Duration `json:"svid-ttl"`
 	// EvalMemory is the memory limit of each candidate evaluation of a
 	// process-based suite (tsplib) unless the evolution sets its own
 	// (spec.candidate_resources); 0: no limit.
@@ -186,6 +191,8 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: Duration(30 * time.Second),
+		TrustDomain:     "stratoswarm.local",
+		SVIDTTL:         Duration(24 * time.Hour),
 		WatchHistory:    100000,
 		NodeName:        strings.ToLower(host),
 		PluginGrants:    []string{"log", "clock", "random", "metrics"},
@@ -245,6 +252,12 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log-format: %q is not one of text, json", c.LogFormat))
+	}
+	if c.TrustDomain == "" {
+		errs = append(errs, errors.New("trust-domain: must not be empty (e.g. stratoswarm.local)"))
+	}
+	if c.SVIDTTL <= 0 {
+		errs = append(errs, fmt.Errorf("svid-ttl: %v must be positive (e.g. 24h)", time.Duration(c.SVIDTTL)))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown-timeout: must not be negative"))
@@ -342,7 +355,7 @@ func explainYAML(err error) error {
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
 		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
-		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime"}
+		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime", "trust-domain", "svid-ttl"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -360,6 +373,8 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
 	fs.String("log-format", d.LogFormat, "text or json")
 	fs.Duration("shutdown-timeout", time.Duration(d.ShutdownTimeout), "how long a graceful shutdown may take")
+	fs.String("trust-domain", d.TrustDomain, "SPIFFE trust domain of the agents' identities (spiffe://TRUST-DOMAIN/agent/NAME)")
+	fs.Duration("svid-ttl", time.Duration(d.SVIDTTL), "how long an agent's certificate is valid")
 	fs.Int64("watch-history", d.WatchHistory, "resource versions of change history kept for watch resumption")
 	fs.String("node-name", d.NodeName, "this node's name")
 	fs.StringSlice("plugin-grants", d.PluginGrants, "capabilities plugins may use: "+strings.Join(PluginCapabilities, ","))
@@ -476,6 +491,14 @@ func (c *Config) set(key, v string) error {
 		c.ContainerdAddress = v
 	case "containerd-namespace":
 		c.ContainerdNamespace = v
+	case "trust-domain":
+		c.TrustDomain = v
+	case "svid-ttl":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 24h, got %q", v)
+		}
+		c.SVIDTTL = Duration(d)
 	case "eval-memory":
 		n, err := parseQuantity(v)
 		if err != nil {

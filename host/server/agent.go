@@ -2,18 +2,34 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/identity"
 	"github.com/stratoswarm/stratoswarm/host/store"
 )
 
-// agentService serves AgentService. Agents are stored templates today; the
-// agent system (issue 6) deploys them.
+// agentService serves AgentService: agents with their identities (a
+// SPIFFE ID and an X.509-SVID from the daemon's CA, its files under dir);
+// deployments come with the agent system (issue 6).
 type agentService struct {
 	v1.UnimplementedAgentServiceServer
 	agents *store.Repository[*v1.Agent]
+	ca     *identity.CA
+	ttl    time.Duration
+	dir    string // <data-dir>/identity/agents
 }
+
+// identityDir is where agent name's SVID files live.
+func (s *agentService) identityDir(name string) string { return filepath.Join(s.dir, name) }
 
 // checkAgent validates what a client may set on an agent.
 func checkAgent(a *v1.Agent) error {
@@ -69,9 +85,30 @@ func (s *agentService) CreateAgent(ctx context.Context, req *v1.CreateAgentReque
 		return nil, err
 	}
 	a := req.GetAgent()
-	a.Status = &v1.AgentStatus{Phase: "Registered"}
-	out, _, err := s.agents.Create(ctx, a, req.GetRequestId())
-	return out, storeError(err)
+	name := a.GetMetadata().GetName()
+	id, err := s.ca.AgentID(name)
+	if err != nil {
+		return nil, invalidField("agent.metadata.name", "%v", err)
+	}
+	svid, err := s.ca.Issue(id, s.ttl)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "issue the identity of agent %s: %v", name, err)
+	}
+	a.Status = &v1.AgentStatus{
+		Phase: "Registered", Identity: id.String(),
+		CertificateSerial: svid.Serial, CertificateNotAfter: timestamppb.New(svid.NotAfter),
+	}
+	out, created, err := s.agents.Create(ctx, a, req.GetRequestId())
+	if err != nil || !created {
+		return out, storeError(err)
+	}
+	if err := svid.WriteFiles(s.identityDir(name), s.ca.BundlePEM()); err != nil {
+		if _, derr := s.agents.Delete(context.WithoutCancel(ctx), name, ""); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			return nil, status.Errorf(codes.Internal, "agent %s: save its identity: %v; and remove the record: %v", name, err, derr)
+		}
+		return nil, status.Errorf(codes.Internal, "agent %s: save its identity: %v (check the data directory is writable)", name, err)
+	}
+	return out, nil
 }
 
 func (s *agentService) GetAgent(ctx context.Context, req *v1.GetAgentRequest) (*v1.Agent, error) {
@@ -110,7 +147,14 @@ func (s *agentService) DeleteAgent(ctx context.Context, req *v1.DeleteAgentReque
 		return nil, err
 	}
 	out, err := s.agents.Delete(ctx, req.GetName(), req.GetResourceVersion())
-	return out, storeError(err)
+	if err != nil {
+		return out, storeError(err)
+	}
+	// Its key pair goes with it (the certificate expires on its own).
+	if err := os.RemoveAll(s.identityDir(req.GetName())); err != nil {
+		return out, status.Errorf(codes.Internal, "agent %s deleted, but its identity files remain: %v", req.GetName(), err)
+	}
+	return out, nil
 }
 
 func (s *agentService) WatchAgents(req *v1.WatchAgentsRequest, stream v1.AgentService_WatchAgentsServer) error {

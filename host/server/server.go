@@ -33,6 +33,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/llm"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
+	"github.com/stratoswarm/stratoswarm/host/identity"
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
@@ -70,6 +71,8 @@ type Server struct {
 	// saying why and how to fix it.
 	native     *native.Runtime
 	nativeErr  error
+	// ca issues the agents' identities (<data-dir>/identity).
+	ca *identity.CA
 	containers *containerService
 
 	grpc       *grpc.Server
@@ -175,6 +178,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(err)
 	}
 	evidence.reg = s.registry
+	if s.ca, err = identity.Open(filepath.Join(cfg.DataDir, "identity"), cfg.TrustDomain, nil); err != nil {
+		return fail(fmt.Errorf("trust-domain: %w", err))
+	}
 	s.native, s.nativeErr = openNative(cfg, log)
 	s.catalog = suite.Catalog{
 		TSPSolver: findTSPSolver(cfg.TSPSolver),
@@ -277,7 +283,10 @@ func (s *Server) build() {
 	v1.RegisterNodeServiceServer(s.grpc, &nodeService{nodes: s.nodes})
 	// Agents are declarations people write by hand: synced so a crash
 	// right after create loses nothing.
-	v1.RegisterAgentServiceServer(s.grpc, &agentService{agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true)})
+	v1.RegisterAgentServiceServer(s.grpc, &agentService{
+		agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true),
+		ca:     s.ca, ttl: time.Duration(s.cfg.SVIDTTL), dir: filepath.Join(s.cfg.DataDir, "identity", "agents"),
+	})
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
 	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -208,11 +209,16 @@ type AgentStatus struct {
 	Version string      `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	Lineage *Lineage    `protobuf:"bytes,3,opt,name=lineage,proto3" json:"lineage,omitempty"`
 	Trust   *TrustScore `protobuf:"bytes,4,opt,name=trust,proto3" json:"trust,omitempty"`
-	// identity is the agent's SPIFFE ID.
-	Identity      string       `protobuf:"bytes,5,opt,name=identity,proto3" json:"identity,omitempty"`
-	Conditions    []*Condition `protobuf:"bytes,6,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// identity is the agent's SPIFFE ID, spiffe://<trust-domain>/agent/<name>.
+	Identity   string       `protobuf:"bytes,5,opt,name=identity,proto3" json:"identity,omitempty"`
+	Conditions []*Condition `protobuf:"bytes,6,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// certificate_serial and certificate_not_after describe the X.509-SVID
+	// the daemon's CA issued for identity (its key pair never leaves the
+	// node: it is mounted into the agent's containers).
+	CertificateSerial   string                 `protobuf:"bytes,7,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
+	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -283,6 +289,20 @@ func (x *AgentStatus) GetIdentity() string {
 func (x *AgentStatus) GetConditions() []*Condition {
 	if x != nil {
 		return x.Conditions
+	}
+	return nil
+}
+
+func (x *AgentStatus) GetCertificateSerial() string {
+	if x != nil {
+		return x.CertificateSerial
+	}
+	return ""
+}
+
+func (x *AgentStatus) GetCertificateNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CertificateNotAfter
 	}
 	return nil
 }
@@ -1428,7 +1448,7 @@ var File_stratoswarm_v1alpha1_agent_proto protoreflect.FileDescriptor
 
 const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\n" +
-	" stratoswarm/v1alpha1/agent.proto\x12\x14stratoswarm.v1alpha1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb5\x01\n" +
+	" stratoswarm/v1alpha1/agent.proto\x12\x14stratoswarm.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb5\x01\n" +
 	"\x05Agent\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x123\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1f.stratoswarm.v1alpha1.AgentSpecR\x04spec\x129\n" +
@@ -1445,7 +1465,7 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\breplicas\x18\t \x01(\x05R\breplicas\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x03\n" +
 	"\vAgentStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x127\n" +
@@ -1454,7 +1474,9 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\bidentity\x18\x05 \x01(\tR\bidentity\x12?\n" +
 	"\n" +
 	"conditions\x18\x06 \x03(\v2\x1f.stratoswarm.v1alpha1.ConditionR\n" +
-	"conditions\"\x8c\x01\n" +
+	"conditions\x12-\n" +
+	"\x12certificate_serial\x18\a \x01(\tR\x11certificateSerial\x12N\n" +
+	"\x15certificate_not_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\x8c\x01\n" +
 	"\aLineage\x12%\n" +
 	"\x0eparent_version\x18\x01 \x01(\tR\rparentVersion\x12\x1c\n" +
 	"\tevolution\x18\x02 \x01(\tR\tevolution\x12\x1e\n" +
@@ -1557,35 +1579,36 @@ func file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP() []byte {
 
 var file_stratoswarm_v1alpha1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_stratoswarm_v1alpha1_agent_proto_goTypes = []any{
-	(*Agent)(nil),                // 0: stratoswarm.v1alpha1.Agent
-	(*AgentSpec)(nil),            // 1: stratoswarm.v1alpha1.AgentSpec
-	(*AgentStatus)(nil),          // 2: stratoswarm.v1alpha1.AgentStatus
-	(*Lineage)(nil),              // 3: stratoswarm.v1alpha1.Lineage
-	(*TrustScore)(nil),           // 4: stratoswarm.v1alpha1.TrustScore
-	(*SearchSpace)(nil),          // 5: stratoswarm.v1alpha1.SearchSpace
-	(*Parameter)(nil),            // 6: stratoswarm.v1alpha1.Parameter
-	(*CreateAgentRequest)(nil),   // 7: stratoswarm.v1alpha1.CreateAgentRequest
-	(*GetAgentRequest)(nil),      // 8: stratoswarm.v1alpha1.GetAgentRequest
-	(*ListAgentsRequest)(nil),    // 9: stratoswarm.v1alpha1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),   // 10: stratoswarm.v1alpha1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),   // 11: stratoswarm.v1alpha1.UpdateAgentRequest
-	(*DeleteAgentRequest)(nil),   // 12: stratoswarm.v1alpha1.DeleteAgentRequest
-	(*WatchAgentsRequest)(nil),   // 13: stratoswarm.v1alpha1.WatchAgentsRequest
-	(*WatchAgentsResponse)(nil),  // 14: stratoswarm.v1alpha1.WatchAgentsResponse
-	nil,                          // 15: stratoswarm.v1alpha1.AgentSpec.EnvEntry
-	(*Parameter_FloatRange)(nil), // 16: stratoswarm.v1alpha1.Parameter.FloatRange
-	(*Parameter_IntRange)(nil),   // 17: stratoswarm.v1alpha1.Parameter.IntRange
-	(*Parameter_Choices)(nil),    // 18: stratoswarm.v1alpha1.Parameter.Choices
-	(*Parameter_Boolean)(nil),    // 19: stratoswarm.v1alpha1.Parameter.Boolean
-	(*Parameter_Steps)(nil),      // 20: stratoswarm.v1alpha1.Parameter.Steps
-	(*Parameter_TextSpec)(nil),   // 21: stratoswarm.v1alpha1.Parameter.TextSpec
-	(*Parameter_CodeSpec)(nil),   // 22: stratoswarm.v1alpha1.Parameter.CodeSpec
-	(*ObjectMeta)(nil),           // 23: stratoswarm.v1alpha1.ObjectMeta
-	(*ResourceList)(nil),         // 24: stratoswarm.v1alpha1.ResourceList
-	(*structpb.Struct)(nil),      // 25: google.protobuf.Struct
-	(*PluginRef)(nil),            // 26: stratoswarm.v1alpha1.PluginRef
-	(*Condition)(nil),            // 27: stratoswarm.v1alpha1.Condition
-	(EventType)(0),               // 28: stratoswarm.v1alpha1.EventType
+	(*Agent)(nil),                 // 0: stratoswarm.v1alpha1.Agent
+	(*AgentSpec)(nil),             // 1: stratoswarm.v1alpha1.AgentSpec
+	(*AgentStatus)(nil),           // 2: stratoswarm.v1alpha1.AgentStatus
+	(*Lineage)(nil),               // 3: stratoswarm.v1alpha1.Lineage
+	(*TrustScore)(nil),            // 4: stratoswarm.v1alpha1.TrustScore
+	(*SearchSpace)(nil),           // 5: stratoswarm.v1alpha1.SearchSpace
+	(*Parameter)(nil),             // 6: stratoswarm.v1alpha1.Parameter
+	(*CreateAgentRequest)(nil),    // 7: stratoswarm.v1alpha1.CreateAgentRequest
+	(*GetAgentRequest)(nil),       // 8: stratoswarm.v1alpha1.GetAgentRequest
+	(*ListAgentsRequest)(nil),     // 9: stratoswarm.v1alpha1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),    // 10: stratoswarm.v1alpha1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),    // 11: stratoswarm.v1alpha1.UpdateAgentRequest
+	(*DeleteAgentRequest)(nil),    // 12: stratoswarm.v1alpha1.DeleteAgentRequest
+	(*WatchAgentsRequest)(nil),    // 13: stratoswarm.v1alpha1.WatchAgentsRequest
+	(*WatchAgentsResponse)(nil),   // 14: stratoswarm.v1alpha1.WatchAgentsResponse
+	nil,                           // 15: stratoswarm.v1alpha1.AgentSpec.EnvEntry
+	(*Parameter_FloatRange)(nil),  // 16: stratoswarm.v1alpha1.Parameter.FloatRange
+	(*Parameter_IntRange)(nil),    // 17: stratoswarm.v1alpha1.Parameter.IntRange
+	(*Parameter_Choices)(nil),     // 18: stratoswarm.v1alpha1.Parameter.Choices
+	(*Parameter_Boolean)(nil),     // 19: stratoswarm.v1alpha1.Parameter.Boolean
+	(*Parameter_Steps)(nil),       // 20: stratoswarm.v1alpha1.Parameter.Steps
+	(*Parameter_TextSpec)(nil),    // 21: stratoswarm.v1alpha1.Parameter.TextSpec
+	(*Parameter_CodeSpec)(nil),    // 22: stratoswarm.v1alpha1.Parameter.CodeSpec
+	(*ObjectMeta)(nil),            // 23: stratoswarm.v1alpha1.ObjectMeta
+	(*ResourceList)(nil),          // 24: stratoswarm.v1alpha1.ResourceList
+	(*structpb.Struct)(nil),       // 25: google.protobuf.Struct
+	(*PluginRef)(nil),             // 26: stratoswarm.v1alpha1.PluginRef
+	(*Condition)(nil),             // 27: stratoswarm.v1alpha1.Condition
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(EventType)(0),                // 29: stratoswarm.v1alpha1.EventType
 }
 var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	23, // 0: stratoswarm.v1alpha1.Agent.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
@@ -1599,37 +1622,38 @@ var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	3,  // 8: stratoswarm.v1alpha1.AgentStatus.lineage:type_name -> stratoswarm.v1alpha1.Lineage
 	4,  // 9: stratoswarm.v1alpha1.AgentStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
 	27, // 10: stratoswarm.v1alpha1.AgentStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	26, // 11: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
-	6,  // 12: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
-	16, // 13: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
-	17, // 14: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
-	18, // 15: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
-	19, // 16: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
-	20, // 17: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
-	21, // 18: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
-	22, // 19: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
-	0,  // 20: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
-	0,  // 21: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
-	0,  // 22: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
-	28, // 23: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
-	0,  // 24: stratoswarm.v1alpha1.WatchAgentsResponse.agent:type_name -> stratoswarm.v1alpha1.Agent
-	7,  // 25: stratoswarm.v1alpha1.AgentService.CreateAgent:input_type -> stratoswarm.v1alpha1.CreateAgentRequest
-	8,  // 26: stratoswarm.v1alpha1.AgentService.GetAgent:input_type -> stratoswarm.v1alpha1.GetAgentRequest
-	9,  // 27: stratoswarm.v1alpha1.AgentService.ListAgents:input_type -> stratoswarm.v1alpha1.ListAgentsRequest
-	11, // 28: stratoswarm.v1alpha1.AgentService.UpdateAgent:input_type -> stratoswarm.v1alpha1.UpdateAgentRequest
-	12, // 29: stratoswarm.v1alpha1.AgentService.DeleteAgent:input_type -> stratoswarm.v1alpha1.DeleteAgentRequest
-	13, // 30: stratoswarm.v1alpha1.AgentService.WatchAgents:input_type -> stratoswarm.v1alpha1.WatchAgentsRequest
-	0,  // 31: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 32: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
-	10, // 33: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
-	0,  // 34: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 35: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
-	14, // 36: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
-	31, // [31:37] is the sub-list for method output_type
-	25, // [25:31] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	28, // 11: stratoswarm.v1alpha1.AgentStatus.certificate_not_after:type_name -> google.protobuf.Timestamp
+	26, // 12: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
+	6,  // 13: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
+	16, // 14: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
+	17, // 15: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
+	18, // 16: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
+	19, // 17: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
+	20, // 18: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
+	21, // 19: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
+	22, // 20: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
+	0,  // 21: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
+	0,  // 22: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
+	0,  // 23: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
+	29, // 24: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	0,  // 25: stratoswarm.v1alpha1.WatchAgentsResponse.agent:type_name -> stratoswarm.v1alpha1.Agent
+	7,  // 26: stratoswarm.v1alpha1.AgentService.CreateAgent:input_type -> stratoswarm.v1alpha1.CreateAgentRequest
+	8,  // 27: stratoswarm.v1alpha1.AgentService.GetAgent:input_type -> stratoswarm.v1alpha1.GetAgentRequest
+	9,  // 28: stratoswarm.v1alpha1.AgentService.ListAgents:input_type -> stratoswarm.v1alpha1.ListAgentsRequest
+	11, // 29: stratoswarm.v1alpha1.AgentService.UpdateAgent:input_type -> stratoswarm.v1alpha1.UpdateAgentRequest
+	12, // 30: stratoswarm.v1alpha1.AgentService.DeleteAgent:input_type -> stratoswarm.v1alpha1.DeleteAgentRequest
+	13, // 31: stratoswarm.v1alpha1.AgentService.WatchAgents:input_type -> stratoswarm.v1alpha1.WatchAgentsRequest
+	0,  // 32: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 33: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
+	10, // 34: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
+	0,  // 35: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 36: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
+	14, // 37: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
+	32, // [32:38] is the sub-list for method output_type
+	26, // [26:32] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_stratoswarm_v1alpha1_agent_proto_init() }

@@ -30,10 +30,10 @@ import (
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/config"
 	"github.com/stratoswarm/stratoswarm/host/evolve"
+	"github.com/stratoswarm/stratoswarm/host/identity"
 	"github.com/stratoswarm/stratoswarm/host/llm"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
-	"github.com/stratoswarm/stratoswarm/host/identity"
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
@@ -69,10 +69,10 @@ type Server struct {
 	// native runs containers with runtime native, its state under
 	// <data-dir>/native; nil when it could not be created, nativeErr
 	// saying why and how to fix it.
-	native     *native.Runtime
-	nativeErr  error
+	native    *native.Runtime
+	nativeErr error
 	// ca issues the agents' identities (<data-dir>/identity).
-	ca *identity.CA
+	ca         *identity.CA
 	containers *containerService
 
 	grpc       *grpc.Server

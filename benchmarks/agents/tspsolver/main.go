@@ -5,6 +5,10 @@
 //
 //	tspsolver --genome GENOME.json [--seed N] [--deterministic] INSTANCE.tsp
 //
+// As an agent it serves the same over HTTP (see serve.go):
+//
+//	tspsolver serve [--listen ADDR] [--genome GENOME.json] [--max-concurrent N]
+//
 // Exit status 2 means bad arguments, a bad genome or an unreadable or
 // unsupported instance (the message on stderr names the key or the line).
 package main
@@ -59,6 +63,9 @@ func (e usageError) Unwrap() error { return e.err }
 // run is the command with its arguments and streams; it returns the exit
 // status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return serve(args[1:], stderr)
+	}
 	out, err := solve(args, stdin, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -29,7 +29,7 @@ import (
 const maxInstanceBytes = 4 << 20
 
 // serveUsage is the serve subcommand's synopsis.
-const serveUsage = "usage: tspsolver serve [--listen ADDR] [--genome GENOME.json] [--max-concurrent N]"
+const serveUsage = "usage: tspsolver serve [--listen HOST:PORT|unix:PATH] [--genome GENOME.json] [--max-concurrent N]"
 
 // latencyBuckets are the upper bounds (seconds) of the solve-time
 // histogram.
@@ -182,7 +182,7 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 func serve(args []string, stderr io.Writer) int {
 	flags := flag.NewFlagSet("tspsolver serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	listen := flags.String("listen", ":8080", "address to listen on (`HOST:PORT`)")
+	listen := flags.String("listen", ":8080", "address to listen on: `HOST:PORT`, or unix:PATH for a Unix socket")
 	genomePath := flags.String("genome", "", "genome JSON file (`PATH`); default: the default genome")
 	maxConcurrent := flags.Int("max-concurrent", runtime.GOMAXPROCS(0), "solves at once; more requests wait")
 	flags.Usage = func() {
@@ -211,7 +211,12 @@ func serve(args []string, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	ln, err := net.Listen("tcp", *listen)
+	network, address := "tcp", *listen
+	if path, ok := strings.CutPrefix(address, "unix:"); ok {
+		network, address = "unix", path
+		_ = os.Remove(path) // a socket left by an earlier run
+	}
+	ln, err := net.Listen(network, address)
 	if err != nil {
 		fmt.Fprintf(stderr, "tspsolver: listen: %v\n", err)
 		return exitFailed

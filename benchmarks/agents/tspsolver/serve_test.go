@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -140,6 +142,36 @@ func TestServeProcess(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v, want 0", err)
+	}
+	// On a Unix socket (what an agent's container uses: it has no network).
+	sock := filepath.Join(t.TempDir(), "http.sock")
+	ucmd := exec.Command(bin, "serve", "--listen", "unix:"+sock)
+	ustderr, err := ucmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ucmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ucmd.Process.Kill()
+	if line, err := bufio.NewReader(ustderr).ReadString('\n'); err != nil || !strings.Contains(line, sock) {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := client.Get("http://agent/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(hb) != "ok\n" {
+		t.Errorf("healthz over the socket: %q", hb)
+	}
+	_ = ucmd.Process.Signal(syscall.SIGTERM)
+	if err := ucmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 	_, stderrText, code2 := exe(t, bin, "", "serve", "--max-concurrent", "0")
 	if code2 != exitUsage || !strings.Contains(stderrText, "usage: tspsolver serve") {

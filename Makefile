@@ -21,7 +21,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: plugins ## build swarmd, swarmctl, swarm-init (the native runtime's init, found beside them) and tspsolver into bin/
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl ./cmd/swarm-init ./benchmarks/agents/tspsolver
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/swarmd ./cmd/swarmctl ./cmd/swarm-init
+	# Static: candidates and agent replicas run it in containers without a libc.
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./benchmarks/agents/tspsolver
 
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build testdata/badstrategy: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "tspsolver"), "../../benchmarks/agents/tspsolver").CombinedOutput(); err != nil {
+	if out, err := staticBuild(filepath.Join(dir, "tspsolver"), "../../benchmarks/agents/tspsolver"); err != nil {
 		fmt.Fprintf(os.Stderr, "build tspsolver: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -557,4 +557,12 @@ func TestCandidateResourcesReachTheSuite(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("invalid limits reached the suite catalog: %d lookups", len(seen))
 	}
+}
+
+// staticBuild builds the Go package pkg into out without cgo: the solver
+// runs in containers that have no libc.
+func staticBuild(out, pkg string) ([]byte, error) {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd.CombinedOutput()
 }

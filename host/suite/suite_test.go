@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	tspsolverBin = filepath.Join(dir, "tspsolver")
-	if out, err := exec.Command("go", "build", "-o", tspsolverBin, "../../benchmarks/agents/tspsolver").CombinedOutput(); err != nil {
+	if out, err := staticBuild(tspsolverBin, "../../benchmarks/agents/tspsolver"); err != nil {
 		fmt.Fprintf(os.Stderr, "build tspsolver: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -186,4 +186,12 @@ func TestLookupMergesAndChecksCandidateLimits(t *testing.T) {
 	if _, err := bad.Lookup("bbob-f1-d10", Options{}); err == nil || !strings.Contains(err.Error(), "Pids") {
 		t.Errorf("bad defaults: %v", err)
 	}
+}
+
+// staticBuild builds the Go package pkg into out without cgo: the solver
+// runs in containers that have no libc.
+func staticBuild(out, pkg string) ([]byte, error) {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd.CombinedOutput()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -197,6 +198,10 @@ func startLocal(dataDir string, log *slog.Logger, notes io.Writer) (*server.Serv
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = ""
 	cfg.LogLevel = "warn"
+	// A data dir without a plugin store installs the built-ins, which takes
+	// a few seconds: say so then (and only then: later starts just wait).
+	_, serr := os.Stat(filepath.Join(dataDir, "plugins"))
+	firstStart := errors.Is(serr, os.ErrNotExist)
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "lock") {
@@ -216,7 +221,9 @@ func startLocal(dataDir string, log *slog.Logger, notes io.Writer) (*server.Serv
 	select {
 	case <-srv.BuiltinsInstalled():
 	case <-time.After(time.Second):
-		fmt.Fprintln(notes, "swarmctl: installing the built-in plugins into "+dataDir+" (first start only)...")
+		if firstStart {
+			fmt.Fprintln(notes, "swarmctl: installing the built-in plugins into "+dataDir+" (first start only)...")
+		}
 		<-srv.BuiltinsInstalled()
 	}
 	return srv, nil

@@ -182,8 +182,8 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 func serve(args []string, stderr io.Writer) int {
 	flags := flag.NewFlagSet("tspsolver serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	listen := flags.String("listen", ":8080", "address to listen on: `HOST:PORT`, or unix:PATH for a Unix socket")
-	genomePath := flags.String("genome", "", "genome JSON file (`PATH`); default: the default genome")
+	listen := flags.String("listen", envOr("SWARM_LISTEN", ":8080"), "address to listen on: `HOST:PORT`, or unix:PATH for a Unix socket (default $SWARM_LISTEN, what an agent's container is given)")
+	genomePath := flags.String("genome", os.Getenv("SWARM_GENOME"), "genome JSON file (`PATH`; default $SWARM_GENOME, else the default genome)")
 	maxConcurrent := flags.Int("max-concurrent", runtime.GOMAXPROCS(0), "solves at once; more requests wait")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, serveUsage)
@@ -240,4 +240,12 @@ func serve(args []string, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// envOr is the environment variable key, or def when it is unset.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

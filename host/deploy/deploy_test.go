@@ -2,10 +2,10 @@ package deploy
 
 import (
 	"context"
-	"math"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"

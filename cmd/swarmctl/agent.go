@@ -350,6 +350,10 @@ func describeAgent(w io.Writer, a *v1.Agent, now time.Time) error {
 	d.section(0, "Status")
 	d.field(1, "Phase", orNone(st.GetPhase()))
 	d.field(1, "Version", orNone(st.GetVersion()))
+	if st.GetAddress() != "" {
+		d.field(1, "Address", st.GetAddress())
+	}
+	d.field(1, "Ready replicas", fmt.Sprintf("%d/%d", st.GetReadyReplicas(), s.GetReplicas()))
 	d.field(1, "Identity", orNone(st.GetIdentity()))
 	if st.GetCertificateSerial() != "" {
 		d.field(1, "Certificate", fmt.Sprintf("serial %s, valid until %s", st.GetCertificateSerial(),

@@ -377,3 +377,17 @@ func (d *Deployer) stop(ctx context.Context, rs []Replica) error {
 func (d *Deployer) Logs(ctx context.Context, agent, version string, i int) (io.ReadCloser, error) {
 	return d.rt.Logs(ctx, containerID(agent, version, i))
 }
+
+// Versions lists the versions of agent that run, sorted.
+func (d *Deployer) Versions(agent string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for k := range d.versions {
+		if k.agent == agent {
+			out = append(out, k.version)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

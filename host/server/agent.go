@@ -26,6 +26,7 @@ type agentService struct {
 	ca     *identity.CA
 	ttl    time.Duration
 	dir    string // <data-dir>/identity/agents
+	runner *agentRunner
 }
 
 // identityDir is where agent name's SVID files live.
@@ -108,6 +109,9 @@ func (s *agentService) CreateAgent(ctx context.Context, req *v1.CreateAgentReque
 		}
 		return nil, status.Errorf(codes.Internal, "agent %s: save its identity: %v (check the data directory is writable)", name, err)
 	}
+	if out.GetSpec().GetReplicas() > 0 {
+		s.runner.start(name, s.identityDir(name))
+	}
 	return out, nil
 }
 
@@ -149,6 +153,9 @@ func (s *agentService) DeleteAgent(ctx context.Context, req *v1.DeleteAgentReque
 	out, err := s.agents.Delete(ctx, req.GetName(), req.GetResourceVersion())
 	if err != nil {
 		return out, storeError(err)
+	}
+	if err := s.runner.stop(context.WithoutCancel(ctx), req.GetName()); err != nil {
+		return out, status.Errorf(codes.Internal, "agent %s deleted, but its replicas remain: %v", req.GetName(), err)
 	}
 	// Its key pair goes with it (the certificate expires on its own).
 	if err := os.RemoveAll(s.identityDir(req.GetName())); err != nil {

@@ -29,6 +29,7 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/config"
+	"github.com/stratoswarm/stratoswarm/host/deploy"
 	"github.com/stratoswarm/stratoswarm/host/evolve"
 	"github.com/stratoswarm/stratoswarm/host/identity"
 	"github.com/stratoswarm/stratoswarm/host/llm"
@@ -39,6 +40,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/suite"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/containerd"
+	"github.com/stratoswarm/stratoswarm/runtime/mesh"
 	"github.com/stratoswarm/stratoswarm/runtime/native"
 	"github.com/stratoswarm/stratoswarm/runtime/node"
 )
@@ -72,8 +74,13 @@ type Server struct {
 	native    *native.Runtime
 	nativeErr error
 	// ca issues the agents' identities (<data-dir>/identity).
-	ca         *identity.CA
-	containers *containerService
+	ca *identity.CA
+	// The agents' services on this node and what runs their replicas.
+	meshTable   *mesh.Table
+	meshProxy   *mesh.Proxy
+	deployer    *deploy.Deployer // nil without the native runtime
+	agentRunner *agentRunner
+	containers  *containerService
 
 	grpc       *grpc.Server
 	health     *health.Server
@@ -111,6 +118,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, lock: lock, errc: make(chan error, 2), builtins: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
+		if s.meshProxy != nil {
+			_ = s.meshProxy.Close(context.Background())
+		}
 		if s.containerd != nil {
 			s.containerd.Close()
 		}
@@ -182,6 +192,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(fmt.Errorf("trust-domain: %w", err))
 	}
 	s.native, s.nativeErr = openNative(cfg, log)
+	s.meshTable = mesh.NewTable()
+	if s.meshProxy, err = mesh.New(s.meshTable, mesh.Options{Log: log.With("component", "mesh")}); err != nil {
+		return fail(fmt.Errorf("mesh: %w", err))
+	}
+	if s.native != nil {
+		if s.deployer, err = deploy.New(deploy.Options{Runtime: s.native, Mesh: s.meshTable, Dir: filepath.Join(cfg.DataDir, "agents"), Log: log.With("component", "deploy")}); err != nil {
+			return fail(fmt.Errorf("agents: %w", err))
+		}
+	}
 	s.catalog = suite.Catalog{
 		TSPSolver: findTSPSolver(cfg.TSPSolver),
 		DataDir:   filepath.Join(cfg.CacheDir, "suites"),
@@ -283,9 +302,15 @@ func (s *Server) build() {
 	v1.RegisterNodeServiceServer(s.grpc, &nodeService{nodes: s.nodes})
 	// Agents are declarations people write by hand: synced so a crash
 	// right after create loses nothing.
+	agents := store.NewRepository[*v1.Agent](s.store, kindAgent, true)
+	s.agentRunner = &agentRunner{
+		agents: agents, deployer: s.deployer, why: s.nativeErr, table: s.meshTable, proxy: s.meshProxy,
+		meshHost: "127.0.0.1", log: s.log.With("component", "agents"), stopping: s.stopping, wg: &s.wg,
+	}
+	s.metricsReg.MustRegister(mesh.NewCollector(s.meshProxy))
 	v1.RegisterAgentServiceServer(s.grpc, &agentService{
-		agents: store.NewRepository[*v1.Agent](s.store, kindAgent, true),
-		ca:     s.ca, ttl: time.Duration(s.cfg.SVIDTTL), dir: filepath.Join(s.cfg.DataDir, "identity", "agents"),
+		agents: agents, runner: s.agentRunner,
+		ca: s.ca, ttl: time.Duration(s.cfg.SVIDTTL), dir: filepath.Join(s.cfg.DataDir, "identity", "agents"),
 	})
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
@@ -383,6 +408,11 @@ func (s *Server) Start() error {
 	// recorded, before any request can create one meanwhile.
 	if err := s.containers.reconcile(ctx); err != nil {
 		s.log.Error("reconcile containers", "err", err)
+	}
+	// Agents with replicas run again (their containers stopped with the
+	// swarmd that ran them).
+	if err := s.restartAgents(ctx); err != nil {
+		s.log.Error("restart agents", "err", err)
 	}
 	var err error
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
@@ -564,6 +594,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.containerd != nil {
 			s.containerd.Close() // the containers keep running
 		}
+		if s.meshProxy != nil {
+			_ = s.meshProxy.Close(ctx)
+		}
 		if s.native != nil {
 			s.native.Close() // its containers stop with it
 		}
@@ -589,4 +622,25 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
 	return errors.Join(runErr, s.Shutdown(sctx))
+}
+
+// restartAgents deploys again the agents that have replicas.
+func (s *Server) restartAgents(ctx context.Context) error {
+	opts := store.ListOptions{PageSize: store.MaxPageSize}
+	for {
+		page, err := s.agentRunner.agents.List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, a := range page.Items {
+			if a.GetSpec().GetReplicas() > 0 {
+				name := a.GetMetadata().GetName()
+				s.agentRunner.start(name, filepath.Join(s.cfg.DataDir, "identity", "agents", name))
+			}
+		}
+		if page.NextPageToken == "" {
+			return nil
+		}
+		opts.PageToken = page.NextPageToken
+	}
 }

@@ -100,9 +100,14 @@ type AgentSpec struct {
 	// search_space describes the evolvable part of the agent.
 	SearchSpace *SearchSpace `protobuf:"bytes,6,opt,name=search_space,json=searchSpace,proto3" json:"search_space,omitempty"`
 	// genome is the current design: a value for every parameter.
-	Genome        *structpb.Struct `protobuf:"bytes,7,opt,name=genome,proto3" json:"genome,omitempty"`
-	Personality   *PluginRef       `protobuf:"bytes,8,opt,name=personality,proto3" json:"personality,omitempty"`
-	Replicas      int32            `protobuf:"varint,9,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	Genome      *structpb.Struct `protobuf:"bytes,7,opt,name=genome,proto3" json:"genome,omitempty"`
+	Personality *PluginRef       `protobuf:"bytes,8,opt,name=personality,proto3" json:"personality,omitempty"`
+	// replicas is how many containers serve the live version; 0 only
+	// registers the agent.
+	Replicas int32 `protobuf:"varint,9,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// mounts bind host paths into the replicas (e.g. a static agent binary
+	// into the scratch image).
+	Mounts        []*Mount `protobuf:"bytes,10,rep,name=mounts,proto3" json:"mounts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -200,6 +205,13 @@ func (x *AgentSpec) GetReplicas() int32 {
 	return 0
 }
 
+func (x *AgentSpec) GetMounts() []*Mount {
+	if x != nil {
+		return x.Mounts
+	}
+	return nil
+}
+
 // AgentStatus is the observed state of an agent.
 type AgentStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -217,8 +229,14 @@ type AgentStatus struct {
 	// node: it is mounted into the agent's containers).
 	CertificateSerial   string                 `protobuf:"bytes,7,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
 	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// address is the agent service's address on the node (the mesh
+	// proxy), once it runs.
+	Address string `protobuf:"bytes,9,opt,name=address,proto3" json:"address,omitempty"`
+	// ready_replicas counts the live version's replicas that answer their
+	// health check.
+	ReadyReplicas int32 `protobuf:"varint,10,opt,name=ready_replicas,json=readyReplicas,proto3" json:"ready_replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -305,6 +323,20 @@ func (x *AgentStatus) GetCertificateNotAfter() *timestamppb.Timestamp {
 		return x.CertificateNotAfter
 	}
 	return nil
+}
+
+func (x *AgentStatus) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *AgentStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
 }
 
 // Lineage says where a version of an agent came from.
@@ -1448,11 +1480,11 @@ var File_stratoswarm_v1alpha1_agent_proto protoreflect.FileDescriptor
 
 const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\n" +
-	" stratoswarm/v1alpha1/agent.proto\x12\x14stratoswarm.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb5\x01\n" +
+	" stratoswarm/v1alpha1/agent.proto\x12\x14stratoswarm.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a$stratoswarm/v1alpha1/container.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb5\x01\n" +
 	"\x05Agent\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x123\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1f.stratoswarm.v1alpha1.AgentSpecR\x04spec\x129\n" +
-	"\x06status\x18\x03 \x01(\v2!.stratoswarm.v1alpha1.AgentStatusR\x06status\"\xdb\x03\n" +
+	"\x06status\x18\x03 \x01(\v2!.stratoswarm.v1alpha1.AgentStatusR\x06status\"\x90\x04\n" +
 	"\tAgentSpec\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -1462,10 +1494,12 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\fsearch_space\x18\x06 \x01(\v2!.stratoswarm.v1alpha1.SearchSpaceR\vsearchSpace\x12/\n" +
 	"\x06genome\x18\a \x01(\v2\x17.google.protobuf.StructR\x06genome\x12A\n" +
 	"\vpersonality\x18\b \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vpersonality\x12\x1a\n" +
-	"\breplicas\x18\t \x01(\x05R\breplicas\x1a6\n" +
+	"\breplicas\x18\t \x01(\x05R\breplicas\x123\n" +
+	"\x06mounts\x18\n" +
+	" \x03(\v2\x1b.stratoswarm.v1alpha1.MountR\x06mounts\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcb\x03\n" +
 	"\vAgentStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x127\n" +
@@ -1476,7 +1510,10 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"conditions\x18\x06 \x03(\v2\x1f.stratoswarm.v1alpha1.ConditionR\n" +
 	"conditions\x12-\n" +
 	"\x12certificate_serial\x18\a \x01(\tR\x11certificateSerial\x12N\n" +
-	"\x15certificate_not_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\x8c\x01\n" +
+	"\x15certificate_not_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\x12\x18\n" +
+	"\aaddress\x18\t \x01(\tR\aaddress\x12%\n" +
+	"\x0eready_replicas\x18\n" +
+	" \x01(\x05R\rreadyReplicas\"\x8c\x01\n" +
 	"\aLineage\x12%\n" +
 	"\x0eparent_version\x18\x01 \x01(\tR\rparentVersion\x12\x1c\n" +
 	"\tevolution\x18\x02 \x01(\tR\tevolution\x12\x1e\n" +
@@ -1606,9 +1643,10 @@ var file_stratoswarm_v1alpha1_agent_proto_goTypes = []any{
 	(*ResourceList)(nil),          // 24: stratoswarm.v1alpha1.ResourceList
 	(*structpb.Struct)(nil),       // 25: google.protobuf.Struct
 	(*PluginRef)(nil),             // 26: stratoswarm.v1alpha1.PluginRef
-	(*Condition)(nil),             // 27: stratoswarm.v1alpha1.Condition
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(EventType)(0),                // 29: stratoswarm.v1alpha1.EventType
+	(*Mount)(nil),                 // 27: stratoswarm.v1alpha1.Mount
+	(*Condition)(nil),             // 28: stratoswarm.v1alpha1.Condition
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(EventType)(0),                // 30: stratoswarm.v1alpha1.EventType
 }
 var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	23, // 0: stratoswarm.v1alpha1.Agent.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
@@ -1619,41 +1657,42 @@ var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	5,  // 5: stratoswarm.v1alpha1.AgentSpec.search_space:type_name -> stratoswarm.v1alpha1.SearchSpace
 	25, // 6: stratoswarm.v1alpha1.AgentSpec.genome:type_name -> google.protobuf.Struct
 	26, // 7: stratoswarm.v1alpha1.AgentSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
-	3,  // 8: stratoswarm.v1alpha1.AgentStatus.lineage:type_name -> stratoswarm.v1alpha1.Lineage
-	4,  // 9: stratoswarm.v1alpha1.AgentStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
-	27, // 10: stratoswarm.v1alpha1.AgentStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	28, // 11: stratoswarm.v1alpha1.AgentStatus.certificate_not_after:type_name -> google.protobuf.Timestamp
-	26, // 12: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
-	6,  // 13: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
-	16, // 14: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
-	17, // 15: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
-	18, // 16: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
-	19, // 17: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
-	20, // 18: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
-	21, // 19: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
-	22, // 20: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
-	0,  // 21: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
-	0,  // 22: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
-	0,  // 23: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
-	29, // 24: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
-	0,  // 25: stratoswarm.v1alpha1.WatchAgentsResponse.agent:type_name -> stratoswarm.v1alpha1.Agent
-	7,  // 26: stratoswarm.v1alpha1.AgentService.CreateAgent:input_type -> stratoswarm.v1alpha1.CreateAgentRequest
-	8,  // 27: stratoswarm.v1alpha1.AgentService.GetAgent:input_type -> stratoswarm.v1alpha1.GetAgentRequest
-	9,  // 28: stratoswarm.v1alpha1.AgentService.ListAgents:input_type -> stratoswarm.v1alpha1.ListAgentsRequest
-	11, // 29: stratoswarm.v1alpha1.AgentService.UpdateAgent:input_type -> stratoswarm.v1alpha1.UpdateAgentRequest
-	12, // 30: stratoswarm.v1alpha1.AgentService.DeleteAgent:input_type -> stratoswarm.v1alpha1.DeleteAgentRequest
-	13, // 31: stratoswarm.v1alpha1.AgentService.WatchAgents:input_type -> stratoswarm.v1alpha1.WatchAgentsRequest
-	0,  // 32: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 33: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
-	10, // 34: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
-	0,  // 35: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 36: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
-	14, // 37: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
-	32, // [32:38] is the sub-list for method output_type
-	26, // [26:32] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	27, // 8: stratoswarm.v1alpha1.AgentSpec.mounts:type_name -> stratoswarm.v1alpha1.Mount
+	3,  // 9: stratoswarm.v1alpha1.AgentStatus.lineage:type_name -> stratoswarm.v1alpha1.Lineage
+	4,  // 10: stratoswarm.v1alpha1.AgentStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
+	28, // 11: stratoswarm.v1alpha1.AgentStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
+	29, // 12: stratoswarm.v1alpha1.AgentStatus.certificate_not_after:type_name -> google.protobuf.Timestamp
+	26, // 13: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
+	6,  // 14: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
+	16, // 15: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
+	17, // 16: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
+	18, // 17: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
+	19, // 18: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
+	20, // 19: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
+	21, // 20: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
+	22, // 21: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
+	0,  // 22: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
+	0,  // 23: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
+	0,  // 24: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
+	30, // 25: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	0,  // 26: stratoswarm.v1alpha1.WatchAgentsResponse.agent:type_name -> stratoswarm.v1alpha1.Agent
+	7,  // 27: stratoswarm.v1alpha1.AgentService.CreateAgent:input_type -> stratoswarm.v1alpha1.CreateAgentRequest
+	8,  // 28: stratoswarm.v1alpha1.AgentService.GetAgent:input_type -> stratoswarm.v1alpha1.GetAgentRequest
+	9,  // 29: stratoswarm.v1alpha1.AgentService.ListAgents:input_type -> stratoswarm.v1alpha1.ListAgentsRequest
+	11, // 30: stratoswarm.v1alpha1.AgentService.UpdateAgent:input_type -> stratoswarm.v1alpha1.UpdateAgentRequest
+	12, // 31: stratoswarm.v1alpha1.AgentService.DeleteAgent:input_type -> stratoswarm.v1alpha1.DeleteAgentRequest
+	13, // 32: stratoswarm.v1alpha1.AgentService.WatchAgents:input_type -> stratoswarm.v1alpha1.WatchAgentsRequest
+	0,  // 33: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 34: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
+	10, // 35: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
+	0,  // 36: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 37: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
+	14, // 38: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
+	33, // [33:39] is the sub-list for method output_type
+	27, // [27:33] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_stratoswarm_v1alpha1_agent_proto_init() }
@@ -1661,6 +1700,7 @@ func file_stratoswarm_v1alpha1_agent_proto_init() {
 	if File_stratoswarm_v1alpha1_agent_proto != nil {
 		return
 	}
+	file_stratoswarm_v1alpha1_container_proto_init()
 	file_stratoswarm_v1alpha1_meta_proto_init()
 	file_stratoswarm_v1alpha1_agent_proto_msgTypes[6].OneofWrappers = []any{
 		(*Parameter_Float)(nil),

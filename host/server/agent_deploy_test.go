@@ -1,0 +1,129 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+
+	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/server"
+)
+
+// TestAgentReplicasServeThroughTheMesh: an agent with replicas runs: its
+// replicas (the example agent, tspsolver serve, on the native runtime)
+// answer solve requests at the address its status gives; deleting it
+// stops them.
+func TestAgentReplicasServeThroughTheMesh(t *testing.T) {
+	e := setupNative(t)
+	_, file, _, _ := runtime.Caller(0)
+	solver := filepath.Join(t.TempDir(), "tspsolver")
+	build := exec.Command("go", "build", "-o", solver, "./benchmarks/agents/tspsolver")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build tspsolver: %v: %s", err, out)
+	}
+	dir := t.TempDir()
+	srv, err := server.New(nativeConfig(dir, e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := wrap(t, srv, dir)
+	agents := v1.NewAgentServiceClient(d.conn)
+	ctx := d.ctx()
+	genome, err := structpb.NewStruct(map[string]any{"max_iterations": 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &v1.Agent{Metadata: &v1.ObjectMeta{Name: "solver"}, Spec: &v1.AgentSpec{
+		Role: "solver", Image: "scratch", Replicas: 2, Genome: genome,
+		Command:   []string{"/opt/stratoswarm/tspsolver", "serve"},
+		Mounts:    []*v1.Mount{{Source: solver, Target: "/opt/stratoswarm/tspsolver", ReadOnly: true}},
+		Resources: &v1.ResourceList{MemoryBytes: 256 << 20},
+	}}
+	if _, err := agents.CreateAgent(ctx, &v1.CreateAgentRequest{Agent: a}); err != nil {
+		t.Fatal(err)
+	}
+	var got *v1.Agent
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err = agents.GetAgent(ctx, &v1.GetAgentRequest{Name: "solver"}); err != nil {
+			t.Fatal(err)
+		}
+		if p := got.GetStatus().GetPhase(); p == "Running" || p == "Failed" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := got.GetStatus()
+	if st.GetPhase() != "Running" || st.GetReadyReplicas() != 2 || st.GetVersion() != "v1" || st.GetAddress() == "" {
+		t.Fatalf("status %v, want Running with 2 ready replicas of v1 and an address", st)
+	}
+	for i := range 5 {
+		resp, err := http.Post(fmt.Sprintf("http://%s/solve?instance=st70&seed=%d", st.GetAddress(), i), "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"instance":"st70"`) {
+			t.Fatalf("solve through the agent's address: %s %s", resp.Status, b)
+		}
+	}
+	if _, err := agents.DeleteAgent(ctx, &v1.DeleteAgentRequest{Name: "solver"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Post("http://"+st.GetAddress()+"/solve?instance=st70", "text/plain", nil); err == nil {
+		t.Error("the deleted agent's address still answers")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "native", "containers", "*"))
+	if len(left) != 0 {
+		t.Errorf("containers left after the agent was deleted: %v", left)
+	}
+}
+
+// TestAgentThatCannotServeFails: replicas whose command does not serve
+// make the agent Failed with a condition that says why.
+func TestAgentThatCannotServeFails(t *testing.T) {
+	e := setupNative(t)
+	dir := t.TempDir()
+	srv, err := server.New(nativeConfig(dir, e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := wrap(t, srv, dir)
+	agents := v1.NewAgentServiceClient(d.conn)
+	ctx := d.ctx()
+	a := &v1.Agent{Metadata: &v1.ObjectMeta{Name: "broken"}, Spec: &v1.AgentSpec{
+		Image: e.layout, Replicas: 1, Command: []string{"/bin/sh", "-c", "echo no server here; exit 4"},
+	}}
+	if _, err := agents.CreateAgent(ctx, &v1.CreateAgentRequest{Agent: a}); err != nil {
+		t.Fatal(err)
+	}
+	var got *v1.Agent
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		got, _ = agents.GetAgent(ctx, &v1.GetAgentRequest{Name: "broken"})
+		if got.GetStatus().GetPhase() == "Failed" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := got.GetStatus()
+	if st.GetPhase() != "Failed" || len(st.GetConditions()) == 0 {
+		t.Fatalf("status %v, want Failed with a condition", st)
+	}
+	c := st.GetConditions()[0]
+	if c.GetReason() != "DeployFailed" || !strings.Contains(c.GetMessage(), "exited with code 4") || !strings.Contains(c.GetMessage(), "no server here") {
+		t.Errorf("condition %v, want DeployFailed naming the exit and the log", c)
+	}
+}

@@ -4,9 +4,12 @@
 // effect size and classified Pass, High, Low, Nodata, NodataFailMetric or
 // Error; the classifications are scored per group, the group scores are
 // weighted into a score of 0–100, and the score becomes a verdict (Pass,
-// Marginal, Fail) against two thresholds. Everything here is a pure
-// function of its inputs and a seed; fetching the samples and acting on the
-// verdict belong to the caller. docs/guides/canary.md describes the rules.
+// Marginal, Fail) against two thresholds. The judge is a pure function of
+// its inputs and a seed. Rollout is the controller's state machine over
+// it (step weights beside a fresh baseline, pause on marginal or no data,
+// rollback on failure or a crash, manual promote and rollback), also pure;
+// Drive runs a Rollout against an Env that starts versions, sets weights
+// and collects samples. docs/guides/canary.md describes the rules.
 package canary
 
 import (

@@ -386,7 +386,9 @@ type CanaryDecision struct {
 	// verdict is "Pass", "Marginal", "Fail" or "NoData".
 	Verdict string          `protobuf:"bytes,3,opt,name=verdict,proto3" json:"verdict,omitempty"`
 	Metrics []*MetricResult `protobuf:"bytes,4,rep,name=metrics,proto3" json:"metrics,omitempty"`
-	// action is what the controller did: "step", "pause", "promote", "rollback".
+	// action is what the controller did: "step", "hold" (a pass that does not
+	// move on yet, or an interval without enough data), "pause", "resume",
+	// "promote", "rollback".
 	Action        string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -151,3 +151,12 @@ func (d driver) stop(ctx context.Context) (Status, error) {
 	st, err := d.finish(context.WithoutCancel(ctx), d.r.Status())
 	return st, errors.Join(fmt.Errorf("canary: the rollout was stopped: %w; it ended %s: start a new rollout to try again", cause, st.Phase), err)
 }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now is time.Now.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -391,3 +391,24 @@ func (d *Deployer) Versions(agent string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Check says whether every replica of agent@version still runs: an error
+// names the first one that exited, with its exit code (an OOM kill said
+// so) and the end of its log.
+func (d *Deployer) Check(ctx context.Context, agent, version string) error {
+	for _, r := range d.Replicas(agent, version) {
+		st, err := d.rt.Status(ctx, r.Container)
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", r.Container, err)
+		}
+		if st.State != container.Exited {
+			continue
+		}
+		how := fmt.Sprintf("exited with code %d", st.ExitCode)
+		if st.OOMKilled {
+			how = "was OOM-killed (over its memory limit)"
+		}
+		return fmt.Errorf("replica %s %s%s", r.Container, how, d.tail(r.Container))
+	}
+	return nil
+}

@@ -106,6 +106,7 @@ type Runtime struct {
 	dir      string // containers
 	runDir   string // records
 	trash    string // deleted containers' directories, removed in the background
+	pool     string // warm inits' prepared layers
 	images   imageStore
 	cgroups  cgroupDriver
 	seccomp  confine.Program
@@ -117,6 +118,9 @@ type Runtime struct {
 	ctrs   map[string]*ctr
 	spawn  *spawner // started on first use, again if it dies
 	closed bool
+	// lastLower is the image root of the last container started: warm
+	// inits are prepared with it.
+	lastLower string
 
 	warm     chan *warmInit // inits waiting for a container
 	refill   chan struct{}  // asks the refiller to fill warm
@@ -155,6 +159,9 @@ type record struct {
 	Reason    string          `json:"reason,omitempty"`
 	Stopped   bool            `json:"stopped,omitempty"`
 	Warnings  []string        `json:"warnings,omitempty"`
+	// LayerDir holds the container's rootfs, upper and work directories:
+	// its own directory, or the one a warm init prepared them in.
+	LayerDir string `json:"layerDir,omitempty"`
 	CreatedAt time.Time       `json:"createdAt"`
 	StartedAt time.Time       `json:"startedAt,omitzero"`
 	ExitedAt  time.Time       `json:"exitedAt,omitzero"`
@@ -173,6 +180,7 @@ func New(opts Options) (*Runtime, error) {
 		dir:      filepath.Join(opts.StateDir, "containers"),
 		runDir:   opts.RunDir,
 		trash:    filepath.Join(opts.StateDir, "trash"),
+		pool:     filepath.Join(opts.StateDir, "pool"),
 		sweep:    make(chan struct{}, 1),
 		swept:    make(chan struct{}),
 		images:   imageStore{dir: filepath.Join(opts.StateDir, "images")},
@@ -216,7 +224,7 @@ func New(opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("native runtime: compile the seccomp profile: %w", err)
 		}
 	}
-	for _, d := range []string{r.dir, r.runDir, r.trash} {
+	for _, d := range []string{r.dir, r.runDir, r.trash, r.pool} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("native runtime: state directory: %w", err)
 		}
@@ -342,11 +350,6 @@ func (r *Runtime) Create(_ context.Context, spec container.Spec) error {
 		os.RemoveAll(dir)
 		return err
 	}
-	for _, d := range []string{"rootfs", "upper", "work"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return undo(fmt.Errorf("create %s: %w", spec.ID, err))
-		}
-	}
 	cg, err := r.cgroups.create(spec.ID, spec.Limits)
 	if err != nil {
 		return undo(fmt.Errorf("create %s: %w", spec.ID, err))
@@ -419,7 +422,10 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 		return fmt.Errorf("start %s: open its log: %w", id, err)
 	}
 	defer log.Close()
-	w, err := r.takeInit()
+	r.mu.Lock()
+	r.lastLower = c.rec.Lower
+	r.mu.Unlock()
+	w, err := r.takeInit(c.rec.Lower)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
@@ -429,19 +435,31 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 		_ = cg.kill()
 		return err
 	}
+	// The container's layers: those the warm init prepared, or its own.
+	layers := initproc.Layers{Root: filepath.Join(c.dir, "rootfs"), Lower: c.rec.Lower,
+		Upper: filepath.Join(c.dir, "upper"), Work: filepath.Join(c.dir, "work")}
+	if w.layers != nil {
+		layers, c.rec.LayerDir = *w.layers, w.pool
+	} else {
+		c.rec.LayerDir = c.dir
+		for _, d := range []string{layers.Root, layers.Upper, layers.Work} {
+			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+				return abort(fmt.Errorf("start %s: %w", id, err))
+			}
+		}
+	}
 	if err := cg.add(pid); err != nil {
 		return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
 	}
 	cfg := initproc.Config{
-		Root: filepath.Join(c.dir, "rootfs"), Lower: c.rec.Lower,
-		Upper: filepath.Join(c.dir, "upper"), Work: filepath.Join(c.dir, "work"),
+		Layers: layers, Prepared: w.layers != nil,
 		Hostname: c.rec.Spec.Hostname, Args: c.rec.Args, Env: c.rec.Env, Cwd: c.rec.Cwd,
 		Capabilities: confine.DefaultCapabilities(), Seccomp: r.seccomp, Landlock: r.landlock,
 	}
 	for _, m := range c.rec.Spec.Mounts {
 		cfg.Mounts = append(cfg.Mounts, initproc.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
-	b, err := json.Marshal(cfg)
+	b, err := json.Marshal(initproc.Message{Config: &cfg})
 	if err != nil {
 		return abort(fmt.Errorf("start %s: %w", id, err))
 	}
@@ -461,22 +479,66 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 
 // takeInit returns a warm init if one waits, else starts one, and has the
 // pool refilled in the background.
-func (r *Runtime) takeInit() (*warmInit, error) {
+func (r *Runtime) takeInit(lower string) (*warmInit, error) {
 	defer r.kickRefill()
-	for {
+	// Best a warm init prepared for this image, else one that prepared
+	// nothing; those prepared for another image are of no use.
+	var chosen, plain *warmInit
+	var back []*warmInit
+scan:
+	for range cap(r.warm) {
 		select {
 		case w := <-r.warm:
-			if w.dead() {
-				continue
+			switch {
+			case w.dead():
+				go r.discardInit(w)
+			case w.layers == nil:
+				if plain == nil {
+					plain = w
+				} else {
+					back = append(back, w)
+				}
+			case w.layers.Lower != lower:
+				go r.discardInit(w)
+			case chosen == nil:
+				chosen = w
+			default:
+				back = append(back, w)
 			}
-			return w, nil
 		default:
+			break scan
 		}
-		sp, err := r.spawner()
-		if err != nil {
-			return nil, err
+	}
+	if chosen == nil {
+		chosen, plain = plain, nil
+	}
+	if plain != nil {
+		back = append(back, plain)
+	}
+	for _, w := range back {
+		select {
+		case r.warm <- w:
+		default:
+			go r.discardInit(w)
 		}
-		return newInit(sp, r.init)
+	}
+	if chosen != nil {
+		return chosen, nil
+	}
+	sp, err := r.spawner()
+	if err != nil {
+		return nil, err
+	}
+	return newInit(sp, r.init)
+}
+
+// discardInit ends a warm init that will not be used and its layers.
+func (r *Runtime) discardInit(w *warmInit) {
+	w.kill()
+	if w.pool != "" {
+		if err := r.discard(w.pool); err != nil {
+			r.log.Warn("discard a warm init's layers", "dir", w.pool, "err", err)
+		}
 	}
 }
 
@@ -506,10 +568,22 @@ func (r *Runtime) refiller() {
 				r.log.Warn("start a warm init", "err", err)
 				break
 			}
+			// Ready the root of the image the last container used: most
+			// containers in a row share one.
+			r.mu.Lock()
+			lower := r.lastLower
+			r.mu.Unlock()
+			if lower != "" {
+				if err := w.prepare(lower, r.pool); err != nil {
+					r.log.Warn("prepare a warm init", "err", err)
+					w.kill()
+					break
+				}
+			}
 			select {
 			case r.warm <- w:
 			case <-r.stop:
-				w.kill()
+				r.discardInit(w)
 				return
 			}
 		}
@@ -550,7 +624,7 @@ func (r *Runtime) Close() error {
 	<-r.refilled
 	<-r.swept
 	for len(r.warm) > 0 {
-		(<-r.warm).kill()
+		r.discardInit(<-r.warm)
 	}
 	r.mu.Lock()
 	sp := r.spawn
@@ -707,6 +781,11 @@ func (r *Runtime) Delete(_ context.Context, id string) error {
 	}
 	if err := r.discard(c.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	if l := c.rec.LayerDir; l != "" && l != c.dir {
+		if err := r.discard(l); err != nil {
+			return fmt.Errorf("delete %s: its layers: %w", id, err)
+		}
 	}
 	if err := os.Remove(c.recPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("delete %s: remove its record: %w", id, err)
@@ -895,6 +974,23 @@ func (r *Runtime) reconcile() error {
 			}
 		}
 		r.ctrs[id] = c
+	}
+	// Layers prepared by the warm inits of a runtime that died, and not
+	// a container's, go.
+	kept := map[string]bool{}
+	for _, c := range r.ctrs {
+		kept[c.rec.LayerDir] = true
+	}
+	pooled, err := os.ReadDir(r.pool)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range pooled {
+		if dir := filepath.Join(r.pool, e.Name()); !kept[dir] {
+			if err := r.discard(dir); err != nil {
+				return err
+			}
+		}
 	}
 	recs, err := os.ReadDir(r.runDir)
 	if err != nil {

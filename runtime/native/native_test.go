@@ -266,7 +266,10 @@ func TestWritesConfinedToLayer(t *testing.T) {
 	} else if fi.Mode()&os.ModeSymlink == 0 && fi.Size() < 1000 {
 		t.Errorf("the image's /bin/cat changed")
 	}
-	if b, err := os.ReadFile(filepath.Join(rt.dir, "writer", "upper", "etc", "written")); err != nil || string(b) != "mark\n" {
+	rt.mu.Lock()
+	layers := rt.ctrs["writer"].rec.LayerDir
+	rt.mu.Unlock()
+	if b, err := os.ReadFile(filepath.Join(layers, "upper", "etc", "written")); err != nil || string(b) != "mark\n" {
 		t.Errorf("the container's layer lacks its write: %q, %v", b, err)
 	}
 	st, logs = run(t, rt, container.Spec{ID: "reader", Command: sh("test -e /etc/written && echo seen; /bin/cat /proc/self/comm")})
@@ -664,4 +667,63 @@ func TestSpawnerDeathAndClose(t *testing.T) {
 		_ = rt.Delete(ctx, id)
 	}
 	rt.Close()
+}
+
+// waitWarm waits until rt's pool of warm inits is full (the refiller runs
+// in the background).
+func waitWarm(t *testing.T, rt *Runtime) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(rt.warm) < cap(rt.warm) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool of warm inits did not fill: %d of %d", len(rt.warm), cap(rt.warm))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWarmInitsPrepareTheLastImage: after a container of an image, the
+// warm inits assemble that image's root ahead of time and the next
+// container of it uses one (its layers are in the pool); a container of
+// another image still runs (the prepared inits are discarded), and
+// deleting leaves no layers behind.
+func TestWarmInitsPrepareTheLastImage(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	st, logs := run(t, rt, container.Spec{ID: "first", Command: sh("echo one > /tmp/f; cat /tmp/f")})
+	if st.ExitCode != 0 || !strings.Contains(logs, "one") {
+		t.Fatalf("first: %+v %q", st, logs)
+	}
+	waitWarm(t, rt)
+	st, logs = run(t, rt, container.Spec{ID: "second", Command: sh("test -e /tmp/f && echo leaked; echo two; cat /proc/self/mountinfo | wc -l")})
+	if st.ExitCode != 0 || strings.Contains(logs, "leaked") || !strings.Contains(logs, "two") {
+		t.Fatalf("second: %+v %q", st, logs)
+	}
+	rt.mu.Lock()
+	layers := rt.ctrs["second"].rec.LayerDir
+	rt.mu.Unlock()
+	if filepath.Dir(layers) != rt.pool {
+		t.Errorf("the second container's layers are in %s, want a prepared set in %s", layers, rt.pool)
+	}
+	// Another image: the scratch image with a static busybox mounted.
+	st, logs = run(t, rt, container.Spec{ID: "other", Image: Scratch,
+		Command: []string{"/busybox", "echo", "scratch-ran"},
+		Mounts:  []container.Mount{{Source: "/bin/busybox", Target: "/busybox", ReadOnly: true}}})
+	if st.ExitCode != 0 || !strings.Contains(logs, "scratch-ran") {
+		t.Fatalf("a container of another image: %+v %q", st, logs)
+	}
+	for _, id := range []string{"first", "second", "other"} {
+		if err := rt.Delete(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rt.Sweep()
+	if left, _ := os.ReadDir(rt.pool); len(left) != 0 {
+		t.Errorf("layers left in the pool after close: %v", left)
+	}
+	if left, _ := os.ReadDir(rt.trash); len(left) != 0 {
+		t.Errorf("the trash holds %v after a sweep", left)
+	}
 }

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"path/filepath"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -159,6 +160,10 @@ type warmInit struct {
 	pid    int
 	conn   *net.UnixConn
 	exited <-chan syscall.WaitStatus
+	// layers are what the init assembled already (prepare), in pool;
+	// nil for an init that assembles its container's root itself.
+	layers *initproc.Layers
+	pool   string
 }
 
 // newInit starts an init through sp.
@@ -198,6 +203,45 @@ func (w *warmInit) kill() {
 	_ = unix.Kill(w.pid, unix.SIGKILL)
 	_ = w.conn.Close()
 	<-w.exited
+}
+
+// prepare has the init assemble a root filesystem of the image at lower,
+// in a directory of its own under poolDir, before any container is its.
+func (w *warmInit) prepare(lower, poolDir string) error {
+	dir, err := os.MkdirTemp(poolDir, "layers-")
+	if err != nil {
+		return fmt.Errorf("prepare a warm init: %w", err)
+	}
+	l := initproc.Layers{Root: filepath.Join(dir, "rootfs"), Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
+	for _, d := range []string{l.Root, l.Upper, l.Work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			os.RemoveAll(dir)
+			return fmt.Errorf("prepare a warm init: %w", err)
+		}
+	}
+	fail := func(err error) error {
+		os.RemoveAll(dir)
+		return fmt.Errorf("prepare a warm init: %w", err)
+	}
+	b, err := json.Marshal(initproc.Message{Prepare: &l})
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := w.conn.Write(b); err != nil {
+		return fail(err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := w.conn.Read(buf)
+	switch {
+	case n == 1 && buf[0] == 0:
+		w.layers, w.pool = &l, dir
+		return nil
+	case n > 0:
+		return fail(errors.New(string(bytes.TrimSpace(buf[:n]))))
+	case err != nil:
+		return fail(err)
+	}
+	return fail(errors.New("the init closed its socket"))
 }
 
 // start hands the init its container: the configuration and the log. It

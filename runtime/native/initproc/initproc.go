@@ -50,10 +50,11 @@ const (
 	mountAttrLocked = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
 )
 
-// Config is what the runtime tells the init.
-type Config struct {
-	// Root is where the container's root filesystem is assembled (an
-	// empty directory).
+// Layers are a container's root filesystem: the image's root under the
+// container's own overlay layer, assembled at Root.
+type Layers struct {
+	// Root is where the root filesystem is assembled (an empty
+	// directory).
 	Root string `json:"root"`
 	// Lower is the image's unpacked root filesystem, shared read-only.
 	Lower string `json:"lower"`
@@ -61,6 +62,22 @@ type Config struct {
 	// directory (same filesystem).
 	Upper string `json:"upper"`
 	Work  string `json:"work"`
+}
+
+// Message is what the runtime sends an init: Prepare, to a warm init
+// before any container is its own (assemble these layers, with /proc,
+// /dev and /sys, then wait), or the container's Config (with the log).
+type Message struct {
+	Prepare *Layers `json:"prepare,omitempty"`
+	Config  *Config `json:"config,omitempty"`
+}
+
+// Config is what the runtime tells the init.
+type Config struct {
+	// Layers are the root filesystem, unless Prepared: the init assembled
+	// the layers of its Prepare message already.
+	Layers
+	Prepared bool `json:"prepared,omitempty"`
 	// Mounts bind host paths into the container.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Hostname is set in the container's UTS namespace.
@@ -114,6 +131,10 @@ const maxConfig = 1 << 20
 func run() (int, error) {
 	cfg, err := receive()
 	if err != nil {
+		var se stageError
+		if errors.As(err, &se) {
+			return se.code, err
+		}
 		return ExitSetup, err
 	}
 	err = setup(cfg)
@@ -134,12 +155,45 @@ func receive() (Config, error) {
 	}
 	buf := make([]byte, maxConfig)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(SocketFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return cfg, fmt.Errorf("read the container's configuration: %w", err)
+	var prepared *Layers
+	var n, oobn int
+	for {
+		var err error
+		n, oobn, _, _, err = unix.Recvmsg(SocketFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			return cfg, fmt.Errorf("read the container's configuration: %w", err)
+		}
+		if n == 0 {
+			os.Exit(0) // not needed after all
+		}
+		var m Message
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return cfg, fmt.Errorf("read the container's configuration: %w", err)
+		}
+		if m.Prepare == nil {
+			if m.Config == nil {
+				return cfg, errors.New("a message with neither layers to prepare nor a configuration")
+			}
+			cfg = *m.Config
+			break
+		}
+		if prepared != nil {
+			return cfg, errors.New("asked to prepare layers twice")
+		}
+		if err := mountLayers(*m.Prepare); err != nil {
+			return cfg, err
+		}
+		prepared = m.Prepare
+		// Say the layers are ready: the runtime hands this init out only then.
+		if _, err := unix.Write(SocketFD, []byte{0}); err != nil {
+			return cfg, fmt.Errorf("report the prepared layers: %w", err)
+		}
 	}
-	if n == 0 {
-		os.Exit(0) // not needed after all
+	if cfg.Prepared {
+		if prepared == nil {
+			return cfg, errors.New("the configuration says prepared, but no layers were prepared")
+		}
+		cfg.Layers = *prepared
 	}
 	files, err := receivedFiles(oob[:oobn])
 	if err != nil || len(files) != 1 {
@@ -153,9 +207,6 @@ func receive() (Config, error) {
 		}
 	}
 	files[0].Close()
-	if err := json.Unmarshal(buf[:n], &cfg); err != nil {
-		return cfg, fmt.Errorf("read the container's configuration: %w", err)
-	}
 	return cfg, nil
 }
 
@@ -168,8 +219,15 @@ func setup(cfg Config) error {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return setupErr("enter a cgroup namespace: %w", err)
 	}
-	if err := mountRoot(cfg); err != nil {
-		return err
+	if !cfg.Prepared {
+		if err := mountLayers(cfg.Layers); err != nil {
+			return err
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if err := bind(cfg.Root, m); err != nil {
+			return err
+		}
 	}
 	if err := pivot(cfg.Root); err != nil {
 		return err
@@ -215,8 +273,9 @@ func setup(cfg Config) error {
 	return stageError{ExitCannotExec, fmt.Errorf("command %q: exec %s: %w", strings.Join(cfg.Args, " "), path, err)}
 }
 
-// mountRoot assembles the root filesystem at cfg.Root.
-func mountRoot(cfg Config) error {
+// mountLayers assembles the root filesystem at cfg.Root with /proc, /dev
+// and /sys.
+func mountLayers(cfg Layers) error {
 	// Nothing mounted here propagates back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return setupErr("make the mount namespace private: %w", err)
@@ -224,11 +283,6 @@ func mountRoot(cfg Config) error {
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", cfg.Lower, cfg.Upper, cfg.Work)
 	if err := unix.Mount(overlayFSType, cfg.Root, overlayFSType, 0, opts); err != nil {
 		return setupErr("mount the image's root filesystem (overlay of %s): %w", cfg.Lower, err)
-	}
-	for _, m := range cfg.Mounts {
-		if err := bind(cfg.Root, m); err != nil {
-			return err
-		}
 	}
 	type special struct {
 		target, fstype, data string

@@ -161,10 +161,10 @@ type record struct {
 	Warnings  []string        `json:"warnings,omitempty"`
 	// LayerDir holds the container's rootfs, upper and work directories:
 	// its own directory, or the one a warm init prepared them in.
-	LayerDir string `json:"layerDir,omitempty"`
-	CreatedAt time.Time       `json:"createdAt"`
-	StartedAt time.Time       `json:"startedAt,omitzero"`
-	ExitedAt  time.Time       `json:"exitedAt,omitzero"`
+	LayerDir  string    `json:"layerDir,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	ExitedAt  time.Time `json:"exitedAt,omitzero"`
 }
 
 // New opens (or creates) the runtime's state directory and reconciles the

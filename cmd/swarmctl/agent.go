@@ -43,7 +43,7 @@ versions form a lineage.`,
 		Args: cobra.NoArgs,
 		RunE: showHelp,
 	}
-	cmd.AddCommand(newAgentCreateCmd(o), newAgentLsCmd(o), newAgentDescribeCmd(o), newAgentRmCmd(o))
+	cmd.AddCommand(newAgentCreateCmd(o), newAgentLsCmd(o), newAgentDescribeCmd(o), newAgentLogsCmd(o), newAgentRmCmd(o))
 	return cmd
 }
 
@@ -481,4 +481,71 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// newAgentLogsCmd is `swarmctl agent logs`.
+func newAgentLogsCmd(o *options) *cobra.Command {
+	var (
+		follow  bool
+		tail    int64
+		replica int32
+		version string
+	)
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print what one of an agent's replicas wrote",
+		Long: `Print the output of one replica of an agent (stdout and stderr together): replica 0
+of the live version unless --replica and --version say otherwise. With -f, keep printing
+new output until the replica ends or swarmctl is interrupted.`,
+		Example: `  swarmctl agent logs tspsolver
+  swarmctl agent logs tspsolver --replica 1 -f --tail 20
+  swarmctl agent logs tspsolver --version v2-baseline`,
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: o.completeAgents(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tail < 0 {
+				return usagef("--tail must not be negative, got %d", tail)
+			}
+			if replica < 0 {
+				return usagef("--replica must not be negative, got %d", replica)
+			}
+			c, err := o.connect(false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := cmd.Context()
+			stream, err := c.agents.AgentLogs(ctx, &v1.AgentLogsRequest{Name: args[0], Version: version, Replica: replica, Follow: follow, TailLines: tail})
+			if err == nil {
+				for {
+					resp, rerr := stream.Recv()
+					if errors.Is(rerr, io.EOF) {
+						break
+					}
+					if rerr != nil {
+						err = rerr
+						break
+					}
+					if _, werr := o.out.Write(resp.GetData()); werr != nil {
+						return werr
+					}
+				}
+			}
+			if err != nil && (ctx.Err() != nil || isCode(err, codes.Canceled)) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("agent %q: %w", args[0], err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until the replica ends")
+	cmd.Flags().Int64Var(&tail, "tail", 0, "print only the last N lines (0: the whole log)")
+	cmd.Flags().Int32Var(&replica, "replica", 0, "the replica's index within its version")
+	cmd.Flags().StringVar(&version, "version", "", "the agent version (default: the live one)")
+	for _, f := range []string{"tail", "replica", "version"} {
+		_ = cmd.RegisterFlagCompletionFunc(f, cobra.NoFileCompletions)
+	}
+	return cmd
 }

@@ -256,6 +256,12 @@ func TestAgentCreateIsIdempotentAndListed(t *testing.T) {
 	if got := e.ok("agent", "create", "-f", file); got != "agent/solver unchanged\n" {
 		t.Errorf("third create says %q", got)
 	}
+	if msg := e.fail("agent", "logs", "solver"); !strings.Contains(msg, "FAILED_PRECONDITION") || !strings.Contains(msg, "runs no version yet") {
+		t.Errorf("logs of an agent without replicas: %s", msg)
+	}
+	if msg := e.fail("agent", "logs", "solver", "--tail", "-1"); !strings.Contains(msg, "--tail must not be negative") {
+		t.Errorf("logs --tail -1: %s", msg)
+	}
 	solverDesc := strings.Join(strings.Fields(e.ok("agent", "describe", "solver")), " ")
 	for _, want := range []string{"Identity: spiffe://stratoswarm.local/agent/solver", "Certificate: serial " + first.GetStatus().GetCertificateSerial() + ", valid until"} {
 		if !strings.Contains(solverDesc, want) {

@@ -412,3 +412,19 @@ func (d *Deployer) Check(ctx context.Context, agent, version string) error {
 	}
 	return nil
 }
+
+// Exited says whether replica i of agent@version is gone or has exited.
+func (d *Deployer) Exited(ctx context.Context, agent, version string, i int) (bool, error) {
+	rs := d.Replicas(agent, version)
+	if i < 0 || i >= len(rs) {
+		return true, nil
+	}
+	st, err := d.rt.Status(ctx, rs[i].Container)
+	if errors.Is(err, container.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return st.State == container.Exited, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -168,4 +169,53 @@ func (s *agentService) WatchAgents(req *v1.WatchAgentsRequest, stream v1.AgentSe
 	return watch(stream.Context(), s.agents, req.GetResourceVersion(), func(t v1.EventType, obj *v1.Agent) error {
 		return stream.Send(&v1.WatchAgentsResponse{Type: t, Agent: obj})
 	})
+}
+
+// AgentLogs streams one replica's log: of the live version unless the
+// request names another, replica 0 unless it names another.
+func (s *agentService) AgentLogs(req *v1.AgentLogsRequest, stream v1.AgentService_AgentLogsServer) error {
+	ctx := stream.Context()
+	if err := checkName("name", req.GetName()); err != nil {
+		return err
+	}
+	if req.GetTailLines() < 0 {
+		return invalidField("tail_lines", "%d must not be negative (0 means the whole log)", req.GetTailLines())
+	}
+	if req.GetReplica() < 0 {
+		return invalidField("replica", "%d must not be negative", req.GetReplica())
+	}
+	a, err := s.agents.Get(ctx, req.GetName())
+	if err != nil {
+		return storeError(err)
+	}
+	name, version := req.GetName(), req.GetVersion()
+	if version == "" {
+		version = a.GetStatus().GetVersion()
+	}
+	d := s.runner.deployer
+	switch {
+	case d == nil:
+		return status.Errorf(codes.FailedPrecondition, "agent %s: no replicas run here: %v", name, s.runner.why)
+	case version == "":
+		return status.Errorf(codes.FailedPrecondition, "agent %s runs no version yet (phase %s, %d replicas asked for): see swarmctl agent describe %s", name, orPhase(a), a.GetSpec().GetReplicas(), name)
+	}
+	rs := d.Replicas(name, version)
+	if int(req.GetReplica()) >= len(rs) {
+		return status.Errorf(codes.NotFound, "agent %s@%s has %d running replicas; ask for one of 0..%d", name, version, len(rs), len(rs)-1)
+	}
+	i := int(req.GetReplica())
+	return streamLog(ctx, s.runner.stopping, logSource{
+		open: func() (io.ReadCloser, error) { return d.Logs(ctx, name, version, i) },
+		done: func() (bool, error) { return d.Exited(ctx, name, version, i) },
+		what: fmt.Sprintf("agent %s@%s replica %d", name, version, i),
+	}, req.GetTailLines(), req.GetFollow(), func(b []byte) error {
+		return stream.Send(&v1.AgentLogsResponse{Data: b})
+	})
+}
+
+func orPhase(a *v1.Agent) string {
+	if p := a.GetStatus().GetPhase(); p != "" {
+		return p
+	}
+	return "<none>"
 }

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
@@ -79,6 +82,22 @@ func TestAgentReplicasServeThroughTheMesh(t *testing.T) {
 			t.Fatalf("solve through the agent's address: %s %s", resp.Status, b)
 		}
 	}
+	// Each replica's log, through AgentLogs.
+	for i := range int32(2) {
+		if got := agentLogs(t, ctx, agents, &v1.AgentLogsRequest{Name: "solver", Replica: i}); !strings.Contains(got, "tspsolver: serving on /run/agent/http.sock") {
+			t.Errorf("replica %d's log %q lacks the serving line", i, got)
+		}
+	}
+	logs, err := agents.AgentLogs(ctx, &v1.AgentLogsRequest{Name: "solver", Replica: 7})
+	if err == nil {
+		_, err = logs.Recv()
+	}
+	wantCode(t, err, codes.NotFound, "has 2 running replicas")
+	logs, err = agents.AgentLogs(ctx, &v1.AgentLogsRequest{Name: "solver", TailLines: -1})
+	if err == nil {
+		_, err = logs.Recv()
+	}
+	wantCode(t, err, codes.InvalidArgument, "tail_lines")
 	if _, err := agents.DeleteAgent(ctx, &v1.DeleteAgentRequest{Name: "solver"}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,5 +144,25 @@ func TestAgentThatCannotServeFails(t *testing.T) {
 	c := st.GetConditions()[0]
 	if c.GetReason() != "DeployFailed" || !strings.Contains(c.GetMessage(), "exited with code 4") || !strings.Contains(c.GetMessage(), "no server here") {
 		t.Errorf("condition %v, want DeployFailed naming the exit and the log", c)
+	}
+}
+
+// agentLogs reads a whole AgentLogs stream.
+func agentLogs(t *testing.T, ctx context.Context, c v1.AgentServiceClient, req *v1.AgentLogsRequest) string {
+	t.Helper()
+	stream, err := c.AgentLogs(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return b.String()
+		}
+		if err != nil {
+			t.Fatalf("agent logs %v: %v", req, err)
+		}
+		b.Write(resp.GetData())
 	}
 }

@@ -562,22 +562,49 @@ func (s *containerService) ContainerLogs(req *v1.ContainerLogsRequest, stream v1
 		return err
 	}
 	name := req.GetName()
+	return streamLog(ctx, s.stopping, logSource{
+		open: func() (io.ReadCloser, error) { return rt.Logs(ctx, name) },
+		done: func() (bool, error) {
+			c, err := s.containers.Get(ctx, name)
+			if err != nil {
+				return false, storeError(err)
+			}
+			return terminal(c.GetStatus().GetPhase()), nil
+		},
+		what: "container " + name,
+	}, req.GetTailLines(), req.GetFollow(), func(b []byte) error {
+		return stream.Send(&v1.ContainerLogsResponse{Data: b})
+	})
+}
+
+// logSource is a log to stream: how to open it, and whether its writer
+// has finished (following stops then).
+type logSource struct {
+	open func() (io.ReadCloser, error)
+	done func() (bool, error)
+	what string
+}
+
+// streamLog sends the log's last tail lines (all of it for 0), then, when
+// follow, what is appended until its writer finishes, the client goes or
+// swarmd stops (stopping ends).
+func streamLog(ctx, stopping context.Context, src logSource, tail int64, follow bool, send func([]byte) error) error {
 	var off int64
 	// read sends what the log holds past off.
 	read := func(tail int64) error {
-		r, err := rt.Logs(ctx, name)
+		r, err := src.open()
 		if err != nil {
 			return runtimeError(err)
 		}
 		defer r.Close()
 		if sk, ok := r.(io.Seeker); ok && off > 0 {
 			if _, err := sk.Seek(off, io.SeekStart); err != nil {
-				return status.Errorf(codes.Internal, "read log of %s: %v", name, err)
+				return status.Errorf(codes.Internal, "read the log of %s: %v", src.what, err)
 			}
 		}
 		b, err := io.ReadAll(r)
 		if err != nil {
-			return status.Errorf(codes.Internal, "read log of %s: %v", name, err)
+			return status.Errorf(codes.Internal, "read the log of %s: %v", src.what, err)
 		}
 		off += int64(len(b))
 		if tail > 0 {
@@ -585,14 +612,14 @@ func (s *containerService) ContainerLogs(req *v1.ContainerLogsRequest, stream v1
 		}
 		for len(b) > 0 {
 			n := min(len(b), 32<<10)
-			if err := stream.Send(&v1.ContainerLogsResponse{Data: b[:n]}); err != nil {
+			if err := send(b[:n]); err != nil {
 				return err
 			}
 			b = b[n:]
 		}
 		return nil
 	}
-	if err := read(req.GetTailLines()); err != nil || !req.GetFollow() {
+	if err := read(tail); err != nil || !follow {
 		return err
 	}
 	t := time.NewTicker(logPollEvery)
@@ -601,15 +628,14 @@ func (s *containerService) ContainerLogs(req *v1.ContainerLogsRequest, stream v1
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.stopping.Done():
+		case <-stopping.Done():
 			return status.Error(codes.Unavailable, "swarmd is shutting down: ask for the logs again")
 		case <-t.C:
 		}
-		c, err := s.containers.Get(ctx, name)
+		done, err := src.done()
 		if err != nil {
-			return storeError(err)
+			return err
 		}
-		done := terminal(c.GetStatus().GetPhase())
 		if err := read(0); err != nil {
 			return err
 		}

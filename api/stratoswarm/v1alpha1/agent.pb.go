@@ -1121,6 +1121,128 @@ func (x *WatchAgentsResponse) GetAgent() *Agent {
 	return nil
 }
 
+type AgentLogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version is the agent version (default: the live one).
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// replica is the replica's index within its version (default 0).
+	Replica       int32 `protobuf:"varint,3,opt,name=replica,proto3" json:"replica,omitempty"`
+	Follow        bool  `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	TailLines     int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3" json:"tail_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogsRequest) Reset() {
+	*x = AgentLogsRequest{}
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogsRequest) ProtoMessage() {}
+
+func (x *AgentLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogsRequest.ProtoReflect.Descriptor instead.
+func (*AgentLogsRequest) Descriptor() ([]byte, []int) {
+	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AgentLogsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentLogsRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *AgentLogsRequest) GetReplica() int32 {
+	if x != nil {
+		return x.Replica
+	}
+	return 0
+}
+
+func (x *AgentLogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *AgentLogsRequest) GetTailLines() int64 {
+	if x != nil {
+		return x.TailLines
+	}
+	return 0
+}
+
+type AgentLogsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogsResponse) Reset() {
+	*x = AgentLogsResponse{}
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogsResponse) ProtoMessage() {}
+
+func (x *AgentLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogsResponse.ProtoReflect.Descriptor instead.
+func (*AgentLogsResponse) Descriptor() ([]byte, []int) {
+	return file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AgentLogsResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // FloatRange is a real number in [min, max], searched on a log scale if log.
 type Parameter_FloatRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1133,7 +1255,7 @@ type Parameter_FloatRange struct {
 
 func (x *Parameter_FloatRange) Reset() {
 	*x = Parameter_FloatRange{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[16]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1267,7 @@ func (x *Parameter_FloatRange) String() string {
 func (*Parameter_FloatRange) ProtoMessage() {}
 
 func (x *Parameter_FloatRange) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[16]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1315,7 @@ type Parameter_IntRange struct {
 
 func (x *Parameter_IntRange) Reset() {
 	*x = Parameter_IntRange{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[17]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1327,7 @@ func (x *Parameter_IntRange) String() string {
 func (*Parameter_IntRange) ProtoMessage() {}
 
 func (x *Parameter_IntRange) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[17]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1367,7 @@ type Parameter_Choices struct {
 
 func (x *Parameter_Choices) Reset() {
 	*x = Parameter_Choices{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1379,7 @@ func (x *Parameter_Choices) String() string {
 func (*Parameter_Choices) ProtoMessage() {}
 
 func (x *Parameter_Choices) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[18]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1411,7 @@ type Parameter_Boolean struct {
 
 func (x *Parameter_Boolean) Reset() {
 	*x = Parameter_Boolean{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1423,7 @@ func (x *Parameter_Boolean) String() string {
 func (*Parameter_Boolean) ProtoMessage() {}
 
 func (x *Parameter_Boolean) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[19]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1451,7 @@ type Parameter_Steps struct {
 
 func (x *Parameter_Steps) Reset() {
 	*x = Parameter_Steps{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1463,7 @@ func (x *Parameter_Steps) String() string {
 func (*Parameter_Steps) ProtoMessage() {}
 
 func (x *Parameter_Steps) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[20]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1510,7 @@ type Parameter_TextSpec struct {
 
 func (x *Parameter_TextSpec) Reset() {
 	*x = Parameter_TextSpec{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1522,7 @@ func (x *Parameter_TextSpec) String() string {
 func (*Parameter_TextSpec) ProtoMessage() {}
 
 func (x *Parameter_TextSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[21]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1556,7 @@ type Parameter_CodeSpec struct {
 
 func (x *Parameter_CodeSpec) Reset() {
 	*x = Parameter_CodeSpec{}
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1568,7 @@ func (x *Parameter_CodeSpec) String() string {
 func (*Parameter_CodeSpec) ProtoMessage() {}
 
 func (x *Parameter_CodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[22]
+	mi := &file_stratoswarm_v1alpha1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1714,16 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"\x10resource_version\x18\x01 \x01(\tR\x0fresourceVersion\"}\n" +
 	"\x13WatchAgentsResponse\x123\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1f.stratoswarm.v1alpha1.EventTypeR\x04type\x121\n" +
-	"\x05agent\x18\x02 \x01(\v2\x1b.stratoswarm.v1alpha1.AgentR\x05agent2\xa7\x04\n" +
+	"\x05agent\x18\x02 \x01(\v2\x1b.stratoswarm.v1alpha1.AgentR\x05agent\"\x91\x01\n" +
+	"\x10AgentLogsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
+	"\areplica\x18\x03 \x01(\x05R\areplica\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\x1d\n" +
+	"\n" +
+	"tail_lines\x18\x05 \x01(\x03R\ttailLines\"'\n" +
+	"\x11AgentLogsResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\x87\x05\n" +
 	"\fAgentService\x12T\n" +
 	"\vCreateAgent\x12(.stratoswarm.v1alpha1.CreateAgentRequest\x1a\x1b.stratoswarm.v1alpha1.Agent\x12N\n" +
 	"\bGetAgent\x12%.stratoswarm.v1alpha1.GetAgentRequest\x1a\x1b.stratoswarm.v1alpha1.Agent\x12_\n" +
@@ -1600,7 +1731,8 @@ const file_stratoswarm_v1alpha1_agent_proto_rawDesc = "" +
 	"ListAgents\x12'.stratoswarm.v1alpha1.ListAgentsRequest\x1a(.stratoswarm.v1alpha1.ListAgentsResponse\x12T\n" +
 	"\vUpdateAgent\x12(.stratoswarm.v1alpha1.UpdateAgentRequest\x1a\x1b.stratoswarm.v1alpha1.Agent\x12T\n" +
 	"\vDeleteAgent\x12(.stratoswarm.v1alpha1.DeleteAgentRequest\x1a\x1b.stratoswarm.v1alpha1.Agent\x12d\n" +
-	"\vWatchAgents\x12(.stratoswarm.v1alpha1.WatchAgentsRequest\x1a).stratoswarm.v1alpha1.WatchAgentsResponse0\x01BFZDgithub.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1;v1alpha1b\x06proto3"
+	"\vWatchAgents\x12(.stratoswarm.v1alpha1.WatchAgentsRequest\x1a).stratoswarm.v1alpha1.WatchAgentsResponse0\x01\x12^\n" +
+	"\tAgentLogs\x12&.stratoswarm.v1alpha1.AgentLogsRequest\x1a'.stratoswarm.v1alpha1.AgentLogsResponse0\x01BFZDgithub.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1;v1alpha1b\x06proto3"
 
 var (
 	file_stratoswarm_v1alpha1_agent_proto_rawDescOnce sync.Once
@@ -1614,7 +1746,7 @@ func file_stratoswarm_v1alpha1_agent_proto_rawDescGZIP() []byte {
 	return file_stratoswarm_v1alpha1_agent_proto_rawDescData
 }
 
-var file_stratoswarm_v1alpha1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_stratoswarm_v1alpha1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_stratoswarm_v1alpha1_agent_proto_goTypes = []any{
 	(*Agent)(nil),                 // 0: stratoswarm.v1alpha1.Agent
 	(*AgentSpec)(nil),             // 1: stratoswarm.v1alpha1.AgentSpec
@@ -1631,50 +1763,52 @@ var file_stratoswarm_v1alpha1_agent_proto_goTypes = []any{
 	(*DeleteAgentRequest)(nil),    // 12: stratoswarm.v1alpha1.DeleteAgentRequest
 	(*WatchAgentsRequest)(nil),    // 13: stratoswarm.v1alpha1.WatchAgentsRequest
 	(*WatchAgentsResponse)(nil),   // 14: stratoswarm.v1alpha1.WatchAgentsResponse
-	nil,                           // 15: stratoswarm.v1alpha1.AgentSpec.EnvEntry
-	(*Parameter_FloatRange)(nil),  // 16: stratoswarm.v1alpha1.Parameter.FloatRange
-	(*Parameter_IntRange)(nil),    // 17: stratoswarm.v1alpha1.Parameter.IntRange
-	(*Parameter_Choices)(nil),     // 18: stratoswarm.v1alpha1.Parameter.Choices
-	(*Parameter_Boolean)(nil),     // 19: stratoswarm.v1alpha1.Parameter.Boolean
-	(*Parameter_Steps)(nil),       // 20: stratoswarm.v1alpha1.Parameter.Steps
-	(*Parameter_TextSpec)(nil),    // 21: stratoswarm.v1alpha1.Parameter.TextSpec
-	(*Parameter_CodeSpec)(nil),    // 22: stratoswarm.v1alpha1.Parameter.CodeSpec
-	(*ObjectMeta)(nil),            // 23: stratoswarm.v1alpha1.ObjectMeta
-	(*ResourceList)(nil),          // 24: stratoswarm.v1alpha1.ResourceList
-	(*structpb.Struct)(nil),       // 25: google.protobuf.Struct
-	(*PluginRef)(nil),             // 26: stratoswarm.v1alpha1.PluginRef
-	(*Mount)(nil),                 // 27: stratoswarm.v1alpha1.Mount
-	(*Condition)(nil),             // 28: stratoswarm.v1alpha1.Condition
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
-	(EventType)(0),                // 30: stratoswarm.v1alpha1.EventType
+	(*AgentLogsRequest)(nil),      // 15: stratoswarm.v1alpha1.AgentLogsRequest
+	(*AgentLogsResponse)(nil),     // 16: stratoswarm.v1alpha1.AgentLogsResponse
+	nil,                           // 17: stratoswarm.v1alpha1.AgentSpec.EnvEntry
+	(*Parameter_FloatRange)(nil),  // 18: stratoswarm.v1alpha1.Parameter.FloatRange
+	(*Parameter_IntRange)(nil),    // 19: stratoswarm.v1alpha1.Parameter.IntRange
+	(*Parameter_Choices)(nil),     // 20: stratoswarm.v1alpha1.Parameter.Choices
+	(*Parameter_Boolean)(nil),     // 21: stratoswarm.v1alpha1.Parameter.Boolean
+	(*Parameter_Steps)(nil),       // 22: stratoswarm.v1alpha1.Parameter.Steps
+	(*Parameter_TextSpec)(nil),    // 23: stratoswarm.v1alpha1.Parameter.TextSpec
+	(*Parameter_CodeSpec)(nil),    // 24: stratoswarm.v1alpha1.Parameter.CodeSpec
+	(*ObjectMeta)(nil),            // 25: stratoswarm.v1alpha1.ObjectMeta
+	(*ResourceList)(nil),          // 26: stratoswarm.v1alpha1.ResourceList
+	(*structpb.Struct)(nil),       // 27: google.protobuf.Struct
+	(*PluginRef)(nil),             // 28: stratoswarm.v1alpha1.PluginRef
+	(*Mount)(nil),                 // 29: stratoswarm.v1alpha1.Mount
+	(*Condition)(nil),             // 30: stratoswarm.v1alpha1.Condition
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(EventType)(0),                // 32: stratoswarm.v1alpha1.EventType
 }
 var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
-	23, // 0: stratoswarm.v1alpha1.Agent.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	25, // 0: stratoswarm.v1alpha1.Agent.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
 	1,  // 1: stratoswarm.v1alpha1.Agent.spec:type_name -> stratoswarm.v1alpha1.AgentSpec
 	2,  // 2: stratoswarm.v1alpha1.Agent.status:type_name -> stratoswarm.v1alpha1.AgentStatus
-	15, // 3: stratoswarm.v1alpha1.AgentSpec.env:type_name -> stratoswarm.v1alpha1.AgentSpec.EnvEntry
-	24, // 4: stratoswarm.v1alpha1.AgentSpec.resources:type_name -> stratoswarm.v1alpha1.ResourceList
+	17, // 3: stratoswarm.v1alpha1.AgentSpec.env:type_name -> stratoswarm.v1alpha1.AgentSpec.EnvEntry
+	26, // 4: stratoswarm.v1alpha1.AgentSpec.resources:type_name -> stratoswarm.v1alpha1.ResourceList
 	5,  // 5: stratoswarm.v1alpha1.AgentSpec.search_space:type_name -> stratoswarm.v1alpha1.SearchSpace
-	25, // 6: stratoswarm.v1alpha1.AgentSpec.genome:type_name -> google.protobuf.Struct
-	26, // 7: stratoswarm.v1alpha1.AgentSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
-	27, // 8: stratoswarm.v1alpha1.AgentSpec.mounts:type_name -> stratoswarm.v1alpha1.Mount
+	27, // 6: stratoswarm.v1alpha1.AgentSpec.genome:type_name -> google.protobuf.Struct
+	28, // 7: stratoswarm.v1alpha1.AgentSpec.personality:type_name -> stratoswarm.v1alpha1.PluginRef
+	29, // 8: stratoswarm.v1alpha1.AgentSpec.mounts:type_name -> stratoswarm.v1alpha1.Mount
 	3,  // 9: stratoswarm.v1alpha1.AgentStatus.lineage:type_name -> stratoswarm.v1alpha1.Lineage
 	4,  // 10: stratoswarm.v1alpha1.AgentStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
-	28, // 11: stratoswarm.v1alpha1.AgentStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
-	29, // 12: stratoswarm.v1alpha1.AgentStatus.certificate_not_after:type_name -> google.protobuf.Timestamp
-	26, // 13: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
+	30, // 11: stratoswarm.v1alpha1.AgentStatus.conditions:type_name -> stratoswarm.v1alpha1.Condition
+	31, // 12: stratoswarm.v1alpha1.AgentStatus.certificate_not_after:type_name -> google.protobuf.Timestamp
+	28, // 13: stratoswarm.v1alpha1.TrustScore.scorer:type_name -> stratoswarm.v1alpha1.PluginRef
 	6,  // 14: stratoswarm.v1alpha1.SearchSpace.parameters:type_name -> stratoswarm.v1alpha1.Parameter
-	16, // 15: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
-	17, // 16: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
-	18, // 17: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
-	19, // 18: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
-	20, // 19: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
-	21, // 20: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
-	22, // 21: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
+	18, // 15: stratoswarm.v1alpha1.Parameter.float:type_name -> stratoswarm.v1alpha1.Parameter.FloatRange
+	19, // 16: stratoswarm.v1alpha1.Parameter.int:type_name -> stratoswarm.v1alpha1.Parameter.IntRange
+	20, // 17: stratoswarm.v1alpha1.Parameter.categorical:type_name -> stratoswarm.v1alpha1.Parameter.Choices
+	21, // 18: stratoswarm.v1alpha1.Parameter.bool:type_name -> stratoswarm.v1alpha1.Parameter.Boolean
+	22, // 19: stratoswarm.v1alpha1.Parameter.sequence:type_name -> stratoswarm.v1alpha1.Parameter.Steps
+	23, // 20: stratoswarm.v1alpha1.Parameter.text:type_name -> stratoswarm.v1alpha1.Parameter.TextSpec
+	24, // 21: stratoswarm.v1alpha1.Parameter.code:type_name -> stratoswarm.v1alpha1.Parameter.CodeSpec
 	0,  // 22: stratoswarm.v1alpha1.CreateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
 	0,  // 23: stratoswarm.v1alpha1.ListAgentsResponse.agents:type_name -> stratoswarm.v1alpha1.Agent
 	0,  // 24: stratoswarm.v1alpha1.UpdateAgentRequest.agent:type_name -> stratoswarm.v1alpha1.Agent
-	30, // 25: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	32, // 25: stratoswarm.v1alpha1.WatchAgentsResponse.type:type_name -> stratoswarm.v1alpha1.EventType
 	0,  // 26: stratoswarm.v1alpha1.WatchAgentsResponse.agent:type_name -> stratoswarm.v1alpha1.Agent
 	7,  // 27: stratoswarm.v1alpha1.AgentService.CreateAgent:input_type -> stratoswarm.v1alpha1.CreateAgentRequest
 	8,  // 28: stratoswarm.v1alpha1.AgentService.GetAgent:input_type -> stratoswarm.v1alpha1.GetAgentRequest
@@ -1682,14 +1816,16 @@ var file_stratoswarm_v1alpha1_agent_proto_depIdxs = []int32{
 	11, // 30: stratoswarm.v1alpha1.AgentService.UpdateAgent:input_type -> stratoswarm.v1alpha1.UpdateAgentRequest
 	12, // 31: stratoswarm.v1alpha1.AgentService.DeleteAgent:input_type -> stratoswarm.v1alpha1.DeleteAgentRequest
 	13, // 32: stratoswarm.v1alpha1.AgentService.WatchAgents:input_type -> stratoswarm.v1alpha1.WatchAgentsRequest
-	0,  // 33: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 34: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
-	10, // 35: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
-	0,  // 36: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
-	0,  // 37: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
-	14, // 38: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
-	33, // [33:39] is the sub-list for method output_type
-	27, // [27:33] is the sub-list for method input_type
+	15, // 33: stratoswarm.v1alpha1.AgentService.AgentLogs:input_type -> stratoswarm.v1alpha1.AgentLogsRequest
+	0,  // 34: stratoswarm.v1alpha1.AgentService.CreateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 35: stratoswarm.v1alpha1.AgentService.GetAgent:output_type -> stratoswarm.v1alpha1.Agent
+	10, // 36: stratoswarm.v1alpha1.AgentService.ListAgents:output_type -> stratoswarm.v1alpha1.ListAgentsResponse
+	0,  // 37: stratoswarm.v1alpha1.AgentService.UpdateAgent:output_type -> stratoswarm.v1alpha1.Agent
+	0,  // 38: stratoswarm.v1alpha1.AgentService.DeleteAgent:output_type -> stratoswarm.v1alpha1.Agent
+	14, // 39: stratoswarm.v1alpha1.AgentService.WatchAgents:output_type -> stratoswarm.v1alpha1.WatchAgentsResponse
+	16, // 40: stratoswarm.v1alpha1.AgentService.AgentLogs:output_type -> stratoswarm.v1alpha1.AgentLogsResponse
+	34, // [34:41] is the sub-list for method output_type
+	27, // [27:34] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -1717,7 +1853,7 @@ func file_stratoswarm_v1alpha1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stratoswarm_v1alpha1_agent_proto_rawDesc), len(file_stratoswarm_v1alpha1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	AgentService_UpdateAgent_FullMethodName = "/stratoswarm.v1alpha1.AgentService/UpdateAgent"
 	AgentService_DeleteAgent_FullMethodName = "/stratoswarm.v1alpha1.AgentService/DeleteAgent"
 	AgentService_WatchAgents_FullMethodName = "/stratoswarm.v1alpha1.AgentService/WatchAgents"
+	AgentService_AgentLogs_FullMethodName   = "/stratoswarm.v1alpha1.AgentService/AgentLogs"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -44,6 +45,9 @@ type AgentServiceClient interface {
 	UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 	DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 	WatchAgents(ctx context.Context, in *WatchAgentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAgentsResponse], error)
+	// AgentLogs streams what one replica of an agent wrote (stdout and
+	// stderr together).
+	AgentLogs(ctx context.Context, in *AgentLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AgentLogsResponse], error)
 }
 
 type agentServiceClient struct {
@@ -123,6 +127,25 @@ func (c *agentServiceClient) WatchAgents(ctx context.Context, in *WatchAgentsReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AgentService_WatchAgentsClient = grpc.ServerStreamingClient[WatchAgentsResponse]
 
+func (c *agentServiceClient) AgentLogs(ctx context.Context, in *AgentLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AgentLogsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AgentService_ServiceDesc.Streams[1], AgentService_AgentLogs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AgentLogsRequest, AgentLogsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_AgentLogsClient = grpc.ServerStreamingClient[AgentLogsResponse]
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -140,6 +163,9 @@ type AgentServiceServer interface {
 	UpdateAgent(context.Context, *UpdateAgentRequest) (*Agent, error)
 	DeleteAgent(context.Context, *DeleteAgentRequest) (*Agent, error)
 	WatchAgents(*WatchAgentsRequest, grpc.ServerStreamingServer[WatchAgentsResponse]) error
+	// AgentLogs streams what one replica of an agent wrote (stdout and
+	// stderr together).
+	AgentLogs(*AgentLogsRequest, grpc.ServerStreamingServer[AgentLogsResponse]) error
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -167,6 +193,9 @@ func (UnimplementedAgentServiceServer) DeleteAgent(context.Context, *DeleteAgent
 }
 func (UnimplementedAgentServiceServer) WatchAgents(*WatchAgentsRequest, grpc.ServerStreamingServer[WatchAgentsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchAgents not implemented")
+}
+func (UnimplementedAgentServiceServer) AgentLogs(*AgentLogsRequest, grpc.ServerStreamingServer[AgentLogsResponse]) error {
+	return status.Error(codes.Unimplemented, "method AgentLogs not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -290,6 +319,17 @@ func _AgentService_WatchAgents_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AgentService_WatchAgentsServer = grpc.ServerStreamingServer[WatchAgentsResponse]
 
+func _AgentService_AgentLogs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(AgentLogsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServiceServer).AgentLogs(m, &grpc.GenericServerStream[AgentLogsRequest, AgentLogsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_AgentLogsServer = grpc.ServerStreamingServer[AgentLogsResponse]
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -322,6 +362,11 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchAgents",
 			Handler:       _AgentService_WatchAgents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "AgentLogs",
+			Handler:       _AgentService_AgentLogs_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"fmt"
+	"github.com/stratoswarm/stratoswarm/sdk-wasm/betadist"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -154,7 +155,7 @@ func (n nativeBeta) Score(_ context.Context, req trust.ScoreRequest) (trust.Trus
 		}
 	}
 	a, b := sortedSum(pos)+1, sortedSum(neg)+1
-	return trust.TrustScore{Score: a / (a + b), Uncertainty: 2 / (a + b), LowerBound: betaQuantile(0.05, a, b)}, nil
+	return trust.TrustScore{Score: a / (a + b), Uncertainty: 2 / (a + b), LowerBound: betadist.Quantile(0.05, a, b)}, nil
 }
 
 func sortedSum(v []float64) float64 {
@@ -164,65 +165,4 @@ func sortedSum(v []float64) float64 {
 		sum += x
 	}
 	return sum
-}
-
-func regIncBeta(x, a, b float64) float64 {
-	switch {
-	case x <= 0:
-		return 0
-	case x >= 1:
-		return 1
-	}
-	la, _ := math.Lgamma(a)
-	lb, _ := math.Lgamma(b)
-	lab, _ := math.Lgamma(a + b)
-	front := math.Exp(lab - la - lb + a*math.Log(x) + b*math.Log1p(-x))
-	if x < (a+1)/(a+b+2) {
-		return front * betaCF(x, a, b) / a
-	}
-	return 1 - front*betaCF(1-x, b, a)/b
-}
-
-func betaCF(x, a, b float64) float64 {
-	const maxTerms, eps, tiny = 1_000_000, 1e-15, 1e-300
-	guard := func(v float64) float64 {
-		if math.Abs(v) < tiny {
-			return tiny
-		}
-		return v
-	}
-	qab, qap, qam := a+b, a+1, a-1
-	c := 1.0
-	d := 1 / guard(1-qab*x/qap)
-	h := d
-	for m := 1; m <= maxTerms; m++ {
-		fm := float64(m)
-		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 / guard(1+aa*d)
-		c = guard(1 + aa/c)
-		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 / guard(1+aa*d)
-		c = guard(1 + aa/c)
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < eps {
-			break
-		}
-	}
-	return h
-}
-
-func betaQuantile(p, a, b float64) float64 {
-	lo, hi := 0.0, 1.0
-	for range 60 {
-		mid := (lo + hi) / 2
-		if regIncBeta(mid, a, b) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
 }

@@ -21,6 +21,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/stratoswarm/stratoswarm/sdk-wasm/betadist"
 	"math"
 	"slices"
 
@@ -119,7 +120,7 @@ func betaScore(r, s float64) sdk.TrustScore {
 	return sdk.TrustScore{
 		Score:       clamp01(a / (a + b)),
 		Uncertainty: clamp01(2 / (a + b)),
-		LowerBound:  clamp01(betaQuantile(lowerQuantile, a, b)),
+		LowerBound:  clamp01(betadist.Quantile(lowerQuantile, a, b)),
 	}
 }
 

@@ -2,6 +2,7 @@ package eigentrust
 
 import (
 	"encoding/json"
+	"github.com/stratoswarm/stratoswarm/sdk-wasm/betadist"
 	"math"
 	"time"
 
@@ -191,7 +192,7 @@ func betaScore(r, s float64) sdk.TrustScore {
 	return sdk.TrustScore{
 		Score:       clamp01(a / (a + b)),
 		Uncertainty: clamp01(2 / (a + b)),
-		LowerBound:  clamp01(betaQuantile(LowerQuantile, a, b)),
+		LowerBound:  clamp01(betadist.Quantile(LowerQuantile, a, b)),
 	}
 }
 

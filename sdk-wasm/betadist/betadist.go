@@ -1,12 +1,15 @@
-package main
+// Package betadist is the Beta distribution's CDF and quantile, what
+// Beta-reputation trust scorers rank by (the lower 5% quantile). Pure Go,
+// no allocation: it runs inside Wasm plugins as well as natively.
+package betadist
 
 import "math"
 
-// regIncBeta returns the regularized incomplete beta function I_x(a, b), the
+// RegInc returns the regularized incomplete beta function I_x(a, b), the
 // CDF of Beta(a, b) at x, for a, b > 0: the continued fraction of Numerical
 // Recipes (§6.4) evaluated by the modified Lentz method, on whichever side of
 // the mean it converges fast.
-func regIncBeta(x, a, b float64) float64 {
+func RegInc(x, a, b float64) float64 {
 	switch {
 	case x <= 0:
 		return 0
@@ -60,13 +63,13 @@ func betaCF(x, a, b float64) float64 {
 	return h
 }
 
-// betaQuantile returns the x with I_x(a, b) = p, by bisection: I_x is
+// Quantile returns the x with I_x(a, b) = p, by bisection: I_x is
 // increasing in x, so 60 halvings of [0, 1] pin x to about 1e-18.
-func betaQuantile(p, a, b float64) float64 {
+func Quantile(p, a, b float64) float64 {
 	lo, hi := 0.0, 1.0
 	for range 60 {
 		mid := (lo + hi) / 2
-		if regIncBeta(mid, a, b) < p {
+		if RegInc(mid, a, b) < p {
 			lo = mid
 		} else {
 			hi = mid

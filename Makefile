@@ -16,6 +16,8 @@ fuzz: ## fuzz the manifest, envelope and SDK request decoders (FUZZTIME=1m each 
 	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime $${FUZZTIME:-1m} ./host/plugin/
 	$(GO) test -run '^$$' -fuzz FuzzScanner -fuzztime $${FUZZTIME:-1m} ./host/plugin/
 	cd sdk-wasm && $(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $${FUZZTIME:-1m} .
+	cd sdk-wasm && $(GO) test -run '^$$' -fuzz FuzzTrustDecode -fuzztime $${FUZZTIME:-1m} .
+	cd sdk-wasm && $(GO) test -run '^$$' -fuzz FuzzAdjustDecode -fuzztime $${FUZZTIME:-1m} .
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

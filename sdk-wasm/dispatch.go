@@ -211,8 +211,8 @@ func (r *registry) dispatch(op string, request []byte) (any, error) {
 		return ack{Version: SchemaVersion}, nil
 
 	case OpTrustScore:
-		var req ScoreRequest
-		if err := decodeRequest(request, &req, false); err != nil {
+		req, err := decodeFast(request, fastScoreRequest)
+		if err != nil {
 			return nil, err
 		}
 		if r.trust == nil {
@@ -231,8 +231,8 @@ func (r *registry) dispatch(op string, request []byte) (any, error) {
 		return score, nil
 
 	case OpPersonalityAdjust:
-		var req AdjustRequest
-		if err := decodeRequest(request, &req, false); err != nil {
+		req, err := decodeFast(request, fastAdjustRequest)
+		if err != nil {
 			return nil, err
 		}
 		if r.personality == nil {
@@ -341,15 +341,25 @@ type envelope struct {
 }
 
 // resultEnvelope writes {"v":1,"result":...}. A proposal, the largest and
-// most frequent result, is written by hand (encoding/json's reflection and
-// its re-validation of MarshalJSON output dominate a propose call in Wasm);
-// the rest goes through encoding/json.
+// most frequent result, and the results of trust and personality calls,
+// which the host may make for every agent of a swarm, are written by hand
+// (encoding/json's reflection and its re-validation of MarshalJSON output
+// dominate such calls in Wasm); the rest, and a score or an adjustment that
+// is not finite, go through encoding/json.
 func resultEnvelope(result any) []byte {
 	b := append(make([]byte, 0, 256), `{"v":`+strconv.Itoa(EnvelopeVersion)+`,"result":`...)
 	var err error
-	if pr, ok := result.(ProposeResult); ok {
-		b, err = appendProposeResult(b, pr)
-	} else {
+	written := false
+	switch r := result.(type) {
+	case ProposeResult:
+		b, err = appendProposeResult(b, r)
+		written = true
+	case TrustScore:
+		b, written = appendResult(b, r.Version, [3]string{"score", "uncertainty", "lowerBound"}, [3]float64{r.Score, r.Uncertainty, r.LowerBound})
+	case Adjustment:
+		b, written = appendResult(b, r.Version, [3]string{"mutationBias", "resourceHeadroom", "canaryPace"}, [3]float64{r.MutationBias, r.ResourceHeadroom, r.CanaryPace})
+	}
+	if !written {
 		var raw []byte
 		raw, err = json.Marshal(result)
 		b = append(b, raw...)

@@ -22,6 +22,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/internal/testbin"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
@@ -44,8 +45,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build testdata/badstrategy: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	if out, err := staticBuild(filepath.Join(dir, "tspsolver"), "../../benchmarks/agents/tspsolver"); err != nil {
-		fmt.Fprintf(os.Stderr, "build tspsolver: %v\n%s", err, out)
+	if err := testbin.Build(filepath.Join(dir, "tspsolver"), "./benchmarks/agents/tspsolver"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -557,12 +558,4 @@ func TestCandidateResourcesReachTheSuite(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("invalid limits reached the suite catalog: %d lookups", len(seen))
 	}
-}
-
-// staticBuild builds the Go package pkg into out without cgo: the solver
-// runs in containers that have no libc.
-func staticBuild(out, pkg string) ([]byte, error) {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	return cmd.CombinedOutput()
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/canary"
 	"github.com/stratoswarm/stratoswarm/host/deploy"
 	"github.com/stratoswarm/stratoswarm/host/telemetry"
+	"github.com/stratoswarm/stratoswarm/internal/testbin"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/mesh"
 	"github.com/stratoswarm/stratoswarm/runtime/native"
@@ -35,11 +35,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bins.init, bins.solver = filepath.Join(dir, native.InitName), filepath.Join(dir, "tspsolver")
-	for out, pkg := range map[string]string{bins.init: "../../cmd/swarm-init", bins.solver: "../../benchmarks/agents/tspsolver"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+	for out, pkg := range map[string]string{bins.init: "./cmd/swarm-init", bins.solver: "./benchmarks/agents/tspsolver"} {
+		if err := testbin.Build(out, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
 	"github.com/stratoswarm/stratoswarm/host/server"
+	"github.com/stratoswarm/stratoswarm/internal/testbin"
 )
 
 // TestAgentReplicasServeThroughTheMesh: an agent with replicas runs: its
@@ -27,13 +25,9 @@ import (
 // stops them.
 func TestAgentReplicasServeThroughTheMesh(t *testing.T) {
 	e := setupNative(t)
-	_, file, _, _ := runtime.Caller(0)
 	solver := filepath.Join(t.TempDir(), "tspsolver")
-	build := exec.Command("go", "build", "-o", solver, "./benchmarks/agents/tspsolver")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build tspsolver: %v: %s", err, out)
+	if err := testbin.Build(solver, "./benchmarks/agents/tspsolver"); err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	srv, err := server.New(nativeConfig(dir, e), nil)

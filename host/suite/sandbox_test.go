@@ -3,7 +3,6 @@ package suite
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratoswarm/stratoswarm/benchmarks/agents/tspsolver/solver"
+	"github.com/stratoswarm/stratoswarm/internal/testbin"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/native"
 )
@@ -30,10 +30,7 @@ func nativeRuntime(t *testing.T) *native.Runtime {
 	}
 	initOnce.Do(func() {
 		initBin = filepath.Join(filepath.Dir(tspsolverBin), native.InitName)
-		if out, err := exec.Command("go", "build", "-o", initBin, "../../cmd/swarm-init").CombinedOutput(); err != nil {
-			initErr = err
-			t.Logf("%s", out)
-		}
+		initErr = testbin.Build(initBin, "./cmd/swarm-init")
 	})
 	if initErr != nil {
 		t.Fatalf("build swarm-init: %v", initErr)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stratoswarm/stratoswarm/benchmarks/agents/tspsolver/solver"
 	"github.com/stratoswarm/stratoswarm/host/space"
+	"github.com/stratoswarm/stratoswarm/internal/testbin"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
@@ -26,8 +26,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	tspsolverBin = filepath.Join(dir, "tspsolver")
-	if out, err := staticBuild(tspsolverBin, "../../benchmarks/agents/tspsolver"); err != nil {
-		fmt.Fprintf(os.Stderr, "build tspsolver: %v\n%s", err, out)
+	if err := testbin.Build(tspsolverBin, "./benchmarks/agents/tspsolver"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -186,12 +186,4 @@ func TestLookupMergesAndChecksCandidateLimits(t *testing.T) {
 	if _, err := bad.Lookup("bbob-f1-d10", Options{}); err == nil || !strings.Contains(err.Error(), "Pids") {
 		t.Errorf("bad defaults: %v", err)
 	}
-}
-
-// staticBuild builds the Go package pkg into out without cgo: the solver
-// runs in containers that have no libc.
-func staticBuild(out, pkg string) ([]byte, error) {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	return cmd.CombinedOutput()
 }

@@ -459,15 +459,28 @@ type EvolutionSpec struct {
 	Budget      *Budget      `protobuf:"bytes,6,opt,name=budget,proto3" json:"budget,omitempty"`
 	Seed        uint64       `protobuf:"varint,7,opt,name=seed,proto3" json:"seed,omitempty"`
 	Stages      []*Stage     `protobuf:"bytes,8,rep,name=stages,proto3" json:"stages,omitempty"`
-	TrustScorer *PluginRef   `protobuf:"bytes,9,opt,name=trust_scorer,json=trustScorer,proto3" json:"trust_scorer,omitempty"`
-	Personality *PluginRef   `protobuf:"bytes,10,opt,name=personality,proto3" json:"personality,omitempty"`
+	// trust_scorer is the trust plugin that scores candidates for the trust
+	// gate (trust_threshold); unset: the built-in beta.
+	TrustScorer *PluginRef `protobuf:"bytes,9,opt,name=trust_scorer,json=trustScorer,proto3" json:"trust_scorer,omitempty"`
+	// personality is a personality plugin called at the start and every
+	// generation: its mutation bias goes to the strategy's propose request
+	// and its resource headroom scales the candidates' memory limit. Unset:
+	// no personality, the strategy's own step sizes.
+	Personality *PluginRef `protobuf:"bytes,10,opt,name=personality,proto3" json:"personality,omitempty"`
 	// candidate_resources bound the container each candidate evaluation of a
 	// process-based suite (tsplib) runs in: memory_bytes, cpu_millis, pids and
 	// tier_bytes (the cpu tier is the memory limit). Zero fields take the
 	// daemon's defaults (eval-memory, eval-cpus, eval-pids); gpus must be 0.
 	CandidateResources *ResourceList `protobuf:"bytes,11,opt,name=candidate_resources,json=candidateResources,proto3" json:"candidate_resources,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// trust_threshold is the trust gate: a candidate whose trust lower bound
+	// (trust_scorer's score of its evaluation evidence) is below it is told to
+	// the strategy as failed ("untrusted: ..."), so it is never a parent, and
+	// it cannot be the evolution's best candidate. 0 takes the daemon's
+	// trust-threshold; a negative value turns the gate off for this
+	// evolution; at most 1.
+	TrustThreshold float64 `protobuf:"fixed64,12,opt,name=trust_threshold,json=trustThreshold,proto3" json:"trust_threshold,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EvolutionSpec) Reset() {
@@ -575,6 +588,13 @@ func (x *EvolutionSpec) GetCandidateResources() *ResourceList {
 		return x.CandidateResources
 	}
 	return nil
+}
+
+func (x *EvolutionSpec) GetTrustThreshold() float64 {
+	if x != nil {
+		return x.TrustThreshold
+	}
+	return 0
 }
 
 // Objective is a score to optimise.
@@ -2319,7 +2339,7 @@ const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
 	"\tEvolution\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x127\n" +
 	"\x04spec\x18\x02 \x01(\v2#.stratoswarm.v1alpha1.EvolutionSpecR\x04spec\x12=\n" +
-	"\x06status\x18\x03 \x01(\v2%.stratoswarm.v1alpha1.EvolutionStatusR\x06status\"\xda\x04\n" +
+	"\x06status\x18\x03 \x01(\v2%.stratoswarm.v1alpha1.EvolutionStatusR\x06status\"\x83\x05\n" +
 	"\rEvolutionSpec\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12D\n" +
 	"\fsearch_space\x18\x02 \x01(\v2!.stratoswarm.v1alpha1.SearchSpaceR\vsearchSpace\x12;\n" +
@@ -2334,7 +2354,8 @@ const file_stratoswarm_v1alpha1_evolution_proto_rawDesc = "" +
 	"\ftrust_scorer\x18\t \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vtrustScorer\x12A\n" +
 	"\vpersonality\x18\n" +
 	" \x01(\v2\x1f.stratoswarm.v1alpha1.PluginRefR\vpersonality\x12S\n" +
-	"\x13candidate_resources\x18\v \x01(\v2\".stratoswarm.v1alpha1.ResourceListR\x12candidateResources\"\xac\x01\n" +
+	"\x13candidate_resources\x18\v \x01(\v2\".stratoswarm.v1alpha1.ResourceListR\x12candidateResources\x12'\n" +
+	"\x0ftrust_threshold\x18\f \x01(\x01R\x0etrustThreshold\"\xac\x01\n" +
 	"\tObjective\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12G\n" +
 	"\tdirection\x18\x02 \x01(\x0e2).stratoswarm.v1alpha1.Objective.DirectionR\tdirection\"B\n" +

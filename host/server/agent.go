@@ -28,6 +28,8 @@ type agentService struct {
 	ttl    time.Duration
 	dir    string // <data-dir>/identity/agents
 	runner *agentRunner
+	// canaries are rolled back before their agent is deleted.
+	canaries *canaryService
 }
 
 // identityDir is where agent name's SVID files live.
@@ -151,6 +153,7 @@ func (s *agentService) DeleteAgent(ctx context.Context, req *v1.DeleteAgentReque
 	if err := checkName("name", req.GetName()); err != nil {
 		return nil, err
 	}
+	s.canaries.abortAgent(ctx, req.GetName())
 	out, err := s.agents.Delete(ctx, req.GetName(), req.GetResourceVersion())
 	if err != nil {
 		return out, storeError(err)

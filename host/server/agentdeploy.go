@@ -5,17 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1"
+	"github.com/stratoswarm/stratoswarm/host/canary"
 	"github.com/stratoswarm/stratoswarm/host/deploy"
+	"github.com/stratoswarm/stratoswarm/host/release"
 	"github.com/stratoswarm/stratoswarm/host/resources"
 	"github.com/stratoswarm/stratoswarm/host/store"
+	"github.com/stratoswarm/stratoswarm/host/telemetry"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/mesh"
 )
@@ -33,6 +39,7 @@ type agentRunner struct {
 	table    *mesh.Table
 	proxy    *mesh.Proxy
 	meshHost string // the host part of the services' addresses
+	idRoot   string // <data-dir>/identity/agents
 	log      *slog.Logger
 	stopping context.Context
 	wg       *sync.WaitGroup
@@ -61,11 +68,17 @@ func (r *agentRunner) run(name, identityDir string) error {
 	if r.deployer == nil {
 		return fmt.Errorf("agents with replicas run on the native runtime, which is unavailable: %v", r.why)
 	}
+	// The live version: the first, or the one a canary promoted (its
+	// genome is the spec's since then).
+	live := a.GetStatus().GetVersion()
+	if live == "" {
+		live = firstVersion
+	}
 	r.setStatus(name, func(st *v1.AgentStatus) {
 		st.Phase = "Deploying"
-		setCondition(st, "Ready", "False", "Deploying", fmt.Sprintf("starting %d replicas of %s", a.GetSpec().GetReplicas(), firstVersion))
+		setCondition(st, "Ready", "False", "Deploying", fmt.Sprintf("starting %d replicas of %s", a.GetSpec().GetReplicas(), live))
 	})
-	v, err := versionOf(a, firstVersion, identityDir)
+	v, err := versionOf(a, live, identityDir)
 	if err != nil {
 		return err
 	}
@@ -73,7 +86,7 @@ func (r *agentRunner) run(name, identityDir string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.deployer.Route(name, r.meshHost+":0", map[string]int{firstVersion: 100}); err != nil {
+	if err := r.deployer.Route(name, r.meshHost+":0", map[string]int{live: 100}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.stopping, 10*time.Second)
@@ -86,8 +99,8 @@ func (r *agentRunner) run(name, identityDir string) error {
 		return fmt.Errorf("the mesh could not listen for agent %s (see swarm_mesh metrics and swarmd's log)", name)
 	}
 	r.setStatus(name, func(st *v1.AgentStatus) {
-		st.Phase, st.Version, st.Address, st.ReadyReplicas = "Running", firstVersion, addr.String(), int32(len(replicas))
-		setCondition(st, "Ready", "True", "Serving", fmt.Sprintf("%d replicas of %s behind %s", len(replicas), firstVersion, addr))
+		st.Phase, st.Version, st.Address, st.ReadyReplicas = "Running", live, addr.String(), int32(len(replicas))
+		setCondition(st, "Ready", "True", "Serving", fmt.Sprintf("%d replicas of %s behind %s", len(replicas), live, addr))
 	})
 	return nil
 }
@@ -163,4 +176,32 @@ func setCondition(st *v1.AgentStatus, typ, status, reason, message string) {
 		}
 	}
 	st.Conditions = append(st.Conditions, &v1.Condition{Type: typ, Status: status, Reason: reason, Message: message, LastTransitionTime: timestamppb.Now()})
+}
+
+// identityDir is where agent name's SVID files live.
+func (r *agentRunner) identityDir(name string) string { return filepath.Join(r.idRoot, name) }
+
+// releaseEnv is the environment of a canary of agent a: the live version
+// live, a fresh baseline of it and the canary version with genome, judged
+// on metrics scraped from the replicas into a hub of the canary's own.
+func (r *agentRunner) releaseEnv(_ context.Context, a *v1.Agent, live, baseline, canaryVersion string, genome *structpb.Struct, metrics []string) (canary.Env, error) {
+	name := a.GetMetadata().GetName()
+	base, err := versionOf(a, baseline, r.identityDir(name))
+	if err != nil {
+		return nil, err
+	}
+	next := proto.Clone(a).(*v1.Agent)
+	next.Spec.Genome = genome
+	can, err := versionOf(next, canaryVersion, r.identityDir(name))
+	if err != nil {
+		return nil, err
+	}
+	hub, err := telemetry.NewHub(telemetry.HubOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return release.New(release.Options{
+		Deployer: r.deployer, Hub: hub, Agent: name, Address: r.meshHost + ":0", Live: live,
+		Baseline: base, Canary: can, Metrics: metrics, Log: r.log.With("canary", canaryVersion),
+	})
 }

@@ -80,6 +80,7 @@ type Server struct {
 	meshProxy   *mesh.Proxy
 	deployer    *deploy.Deployer // nil without the native runtime
 	agentRunner *agentRunner
+	canaries    *canaryService
 	containers  *containerService
 
 	grpc       *grpc.Server
@@ -305,11 +306,14 @@ func (s *Server) build() {
 	agents := store.NewRepository[*v1.Agent](s.store, kindAgent, true)
 	s.agentRunner = &agentRunner{
 		agents: agents, deployer: s.deployer, why: s.nativeErr, table: s.meshTable, proxy: s.meshProxy,
-		meshHost: "127.0.0.1", log: s.log.With("component", "agents"), stopping: s.stopping, wg: &s.wg,
+		meshHost: "127.0.0.1", idRoot: filepath.Join(s.cfg.DataDir, "identity", "agents"),
+		log: s.log.With("component", "agents"), stopping: s.stopping, wg: &s.wg,
 	}
 	s.metricsReg.MustRegister(mesh.NewCollector(s.meshProxy))
+	s.canaries = s.newCanaryService(agents)
+	v1.RegisterCanaryServiceServer(s.grpc, s.canaries)
 	v1.RegisterAgentServiceServer(s.grpc, &agentService{
-		agents: agents, runner: s.agentRunner,
+		agents: agents, runner: s.agentRunner, canaries: s.canaries,
 		ca: s.ca, ttl: time.Duration(s.cfg.SVIDTTL), dir: filepath.Join(s.cfg.DataDir, "identity", "agents"),
 	})
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
@@ -408,6 +412,10 @@ func (s *Server) Start() error {
 	// recorded, before any request can create one meanwhile.
 	if err := s.containers.reconcile(ctx); err != nil {
 		s.log.Error("reconcile containers", "err", err)
+	}
+	// Canaries that were running ended with the swarmd that ran them.
+	if err := s.canaries.reconcile(ctx); err != nil {
+		s.log.Error("reconcile canaries", "err", err)
 	}
 	// Agents with replicas run again (their containers stopped with the
 	// swarmd that ran them).

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -100,8 +101,26 @@ type CanarySpec struct {
 	// pass_threshold and marginal_threshold are scores out of 100.
 	PassThreshold     float64 `protobuf:"fixed64,8,opt,name=pass_threshold,json=passThreshold,proto3" json:"pass_threshold,omitempty"`
 	MarginalThreshold float64 `protobuf:"fixed64,9,opt,name=marginal_threshold,json=marginalThreshold,proto3" json:"marginal_threshold,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// genome is the canary version's genome (an Agent canary): the agent's
+	// spec with this genome runs as canary_version. Or give evolution (and
+	// optionally candidate) to take a candidate's genome.
+	Genome *structpb.Struct `protobuf:"bytes,10,opt,name=genome,proto3" json:"genome,omitempty"`
+	// evolution names an evolution whose candidate becomes the canary;
+	// candidate names the candidate (default: the evolution's best). The
+	// candidate must pass the trust gate (trust_threshold).
+	Evolution string `protobuf:"bytes,11,opt,name=evolution,proto3" json:"evolution,omitempty"`
+	Candidate string `protobuf:"bytes,12,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// min_samples is how many values each side of a metric needs per
+	// interval to count as data (default 50); max_no_data how many intervals
+	// without data in a row pause the canary (default 1).
+	MinSamples int32 `protobuf:"varint,13,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
+	MaxNoData  int32 `protobuf:"varint,14,opt,name=max_no_data,json=maxNoData,proto3" json:"max_no_data,omitempty"`
+	// trust_threshold is the lower bound of trust the candidate needs to be
+	// canaried and the canary version needs to be promoted (default: the
+	// daemon's trust-threshold).
+	TrustThreshold float64 `protobuf:"fixed64,15,opt,name=trust_threshold,json=trustThreshold,proto3" json:"trust_threshold,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CanarySpec) Reset() {
@@ -193,6 +212,48 @@ func (x *CanarySpec) GetPassThreshold() float64 {
 func (x *CanarySpec) GetMarginalThreshold() float64 {
 	if x != nil {
 		return x.MarginalThreshold
+	}
+	return 0
+}
+
+func (x *CanarySpec) GetGenome() *structpb.Struct {
+	if x != nil {
+		return x.Genome
+	}
+	return nil
+}
+
+func (x *CanarySpec) GetEvolution() string {
+	if x != nil {
+		return x.Evolution
+	}
+	return ""
+}
+
+func (x *CanarySpec) GetCandidate() string {
+	if x != nil {
+		return x.Candidate
+	}
+	return ""
+}
+
+func (x *CanarySpec) GetMinSamples() int32 {
+	if x != nil {
+		return x.MinSamples
+	}
+	return 0
+}
+
+func (x *CanarySpec) GetMaxNoData() int32 {
+	if x != nil {
+		return x.MaxNoData
+	}
+	return 0
+}
+
+func (x *CanarySpec) GetTrustThreshold() float64 {
+	if x != nil {
+		return x.TrustThreshold
 	}
 	return 0
 }
@@ -304,11 +365,25 @@ func (x *CanaryMetric) GetGroupWeight() float64 {
 type CanaryStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// phase is "Progressing", "Paused", "Promoted", "RolledBack", "Failed".
-	Phase         string            `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	Step          int32             `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
-	Weight        int32             `protobuf:"varint,3,opt,name=weight,proto3" json:"weight,omitempty"`
-	Decisions     []*CanaryDecision `protobuf:"bytes,4,rep,name=decisions,proto3" json:"decisions,omitempty"`
-	Reason        string            `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Phase     string            `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Step      int32             `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
+	Weight    int32             `protobuf:"varint,3,opt,name=weight,proto3" json:"weight,omitempty"`
+	Decisions []*CanaryDecision `protobuf:"bytes,4,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	Reason    string            `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// pace is the canary pace the agent's personality chose (0.5 without
+	// one); schedule the stages it made of step_weights.
+	Pace     float64        `protobuf:"fixed64,6,opt,name=pace,proto3" json:"pace,omitempty"`
+	Schedule []*CanaryStage `protobuf:"bytes,7,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	// passes are the passing analyses at the current step so far.
+	Passes int32 `protobuf:"varint,8,opt,name=passes,proto3" json:"passes,omitempty"`
+	// live_weight and baseline_weight complete the traffic split (weight is
+	// the canary's).
+	LiveWeight     int32                  `protobuf:"varint,9,opt,name=live_weight,json=liveWeight,proto3" json:"live_weight,omitempty"`
+	BaselineWeight int32                  `protobuf:"varint,10,opt,name=baseline_weight,json=baselineWeight,proto3" json:"baseline_weight,omitempty"`
+	StartTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// trust is the canary version's trust score at the last gate.
+	Trust         *TrustScore `protobuf:"bytes,13,opt,name=trust,proto3" json:"trust,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +453,116 @@ func (x *CanaryStatus) GetReason() string {
 	return ""
 }
 
+func (x *CanaryStatus) GetPace() float64 {
+	if x != nil {
+		return x.Pace
+	}
+	return 0
+}
+
+func (x *CanaryStatus) GetSchedule() []*CanaryStage {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *CanaryStatus) GetPasses() int32 {
+	if x != nil {
+		return x.Passes
+	}
+	return 0
+}
+
+func (x *CanaryStatus) GetLiveWeight() int32 {
+	if x != nil {
+		return x.LiveWeight
+	}
+	return 0
+}
+
+func (x *CanaryStatus) GetBaselineWeight() int32 {
+	if x != nil {
+		return x.BaselineWeight
+	}
+	return 0
+}
+
+func (x *CanaryStatus) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *CanaryStatus) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *CanaryStatus) GetTrust() *TrustScore {
+	if x != nil {
+		return x.Trust
+	}
+	return nil
+}
+
+// CanaryStage is one step of a canary's schedule.
+type CanaryStage struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Weight int32                  `protobuf:"varint,1,opt,name=weight,proto3" json:"weight,omitempty"`
+	// analyses is how many passing analyses the step needs.
+	Analyses      int32 `protobuf:"varint,2,opt,name=analyses,proto3" json:"analyses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CanaryStage) Reset() {
+	*x = CanaryStage{}
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CanaryStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CanaryStage) ProtoMessage() {}
+
+func (x *CanaryStage) ProtoReflect() protoreflect.Message {
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CanaryStage.ProtoReflect.Descriptor instead.
+func (*CanaryStage) Descriptor() ([]byte, []int) {
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CanaryStage) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *CanaryStage) GetAnalyses() int32 {
+	if x != nil {
+		return x.Analyses
+	}
+	return 0
+}
+
 // CanaryDecision is one judgement with its metric table.
 type CanaryDecision struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -389,14 +574,21 @@ type CanaryDecision struct {
 	// action is what the controller did: "step", "hold" (a pass that does not
 	// move on yet, or an interval without enough data), "pause", "resume",
 	// "promote", "rollback".
-	Action        string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	// step is the schedule step the decision was taken at; by is
+	// "controller" or who acted; reason says why.
+	Step   int32  `protobuf:"varint,6,opt,name=step,proto3" json:"step,omitempty"`
+	By     string `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	// weight is the canary's traffic share after the decision.
+	Weight        int32 `protobuf:"varint,9,opt,name=weight,proto3" json:"weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CanaryDecision) Reset() {
 	*x = CanaryDecision{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[4]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +600,7 @@ func (x *CanaryDecision) String() string {
 func (*CanaryDecision) ProtoMessage() {}
 
 func (x *CanaryDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[4]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +613,7 @@ func (x *CanaryDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CanaryDecision.ProtoReflect.Descriptor instead.
 func (*CanaryDecision) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{4}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CanaryDecision) GetTime() *timestamppb.Timestamp {
@@ -459,6 +651,34 @@ func (x *CanaryDecision) GetAction() string {
 	return ""
 }
 
+func (x *CanaryDecision) GetStep() int32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *CanaryDecision) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *CanaryDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CanaryDecision) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
 // MetricResult is the judge's finding for one metric.
 type MetricResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -471,13 +691,18 @@ type MetricResult struct {
 	Effect          float64 `protobuf:"fixed64,6,opt,name=effect,proto3" json:"effect,omitempty"`
 	ExperimentCount int64   `protobuf:"varint,7,opt,name=experiment_count,json=experimentCount,proto3" json:"experiment_count,omitempty"`
 	ControlCount    int64   `protobuf:"varint,8,opt,name=control_count,json=controlCount,proto3" json:"control_count,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	ExperimentMean  float64 `protobuf:"fixed64,9,opt,name=experiment_mean,json=experimentMean,proto3" json:"experiment_mean,omitempty"`
+	ControlMean     float64 `protobuf:"fixed64,10,opt,name=control_mean,json=controlMean,proto3" json:"control_mean,omitempty"`
+	// reason says why, in words (e.g. which effect size a High exceeded).
+	Reason        string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	Critical      bool   `protobuf:"varint,12,opt,name=critical,proto3" json:"critical,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MetricResult) Reset() {
 	*x = MetricResult{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[5]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +714,7 @@ func (x *MetricResult) String() string {
 func (*MetricResult) ProtoMessage() {}
 
 func (x *MetricResult) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[5]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +727,7 @@ func (x *MetricResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricResult.ProtoReflect.Descriptor instead.
 func (*MetricResult) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{5}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MetricResult) GetName() string {
@@ -561,6 +786,34 @@ func (x *MetricResult) GetControlCount() int64 {
 	return 0
 }
 
+func (x *MetricResult) GetExperimentMean() float64 {
+	if x != nil {
+		return x.ExperimentMean
+	}
+	return 0
+}
+
+func (x *MetricResult) GetControlMean() float64 {
+	if x != nil {
+		return x.ControlMean
+	}
+	return 0
+}
+
+func (x *MetricResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MetricResult) GetCritical() bool {
+	if x != nil {
+		return x.Critical
+	}
+	return false
+}
+
 type CreateCanaryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Canary        *Canary                `protobuf:"bytes,1,opt,name=canary,proto3" json:"canary,omitempty"`
@@ -571,7 +824,7 @@ type CreateCanaryRequest struct {
 
 func (x *CreateCanaryRequest) Reset() {
 	*x = CreateCanaryRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[6]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +836,7 @@ func (x *CreateCanaryRequest) String() string {
 func (*CreateCanaryRequest) ProtoMessage() {}
 
 func (x *CreateCanaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[6]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +849,7 @@ func (x *CreateCanaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCanaryRequest.ProtoReflect.Descriptor instead.
 func (*CreateCanaryRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{6}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateCanaryRequest) GetCanary() *Canary {
@@ -622,7 +875,7 @@ type GetCanaryRequest struct {
 
 func (x *GetCanaryRequest) Reset() {
 	*x = GetCanaryRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[7]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +887,7 @@ func (x *GetCanaryRequest) String() string {
 func (*GetCanaryRequest) ProtoMessage() {}
 
 func (x *GetCanaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[7]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +900,7 @@ func (x *GetCanaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCanaryRequest.ProtoReflect.Descriptor instead.
 func (*GetCanaryRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{7}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetCanaryRequest) GetName() string {
@@ -668,7 +921,7 @@ type ListCanariesRequest struct {
 
 func (x *ListCanariesRequest) Reset() {
 	*x = ListCanariesRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[8]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +933,7 @@ func (x *ListCanariesRequest) String() string {
 func (*ListCanariesRequest) ProtoMessage() {}
 
 func (x *ListCanariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[8]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +946,7 @@ func (x *ListCanariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCanariesRequest.ProtoReflect.Descriptor instead.
 func (*ListCanariesRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{8}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListCanariesRequest) GetPageSize() int32 {
@@ -728,7 +981,7 @@ type ListCanariesResponse struct {
 
 func (x *ListCanariesResponse) Reset() {
 	*x = ListCanariesResponse{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[9]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +993,7 @@ func (x *ListCanariesResponse) String() string {
 func (*ListCanariesResponse) ProtoMessage() {}
 
 func (x *ListCanariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[9]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1006,7 @@ func (x *ListCanariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCanariesResponse.ProtoReflect.Descriptor instead.
 func (*ListCanariesResponse) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{9}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListCanariesResponse) GetCanaries() []*Canary {
@@ -786,7 +1039,7 @@ type WatchCanariesRequest struct {
 
 func (x *WatchCanariesRequest) Reset() {
 	*x = WatchCanariesRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[10]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1051,7 @@ func (x *WatchCanariesRequest) String() string {
 func (*WatchCanariesRequest) ProtoMessage() {}
 
 func (x *WatchCanariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[10]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1064,7 @@ func (x *WatchCanariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCanariesRequest.ProtoReflect.Descriptor instead.
 func (*WatchCanariesRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{10}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchCanariesRequest) GetResourceVersion() string {
@@ -831,7 +1084,7 @@ type WatchCanariesResponse struct {
 
 func (x *WatchCanariesResponse) Reset() {
 	*x = WatchCanariesResponse{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[11]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +1096,7 @@ func (x *WatchCanariesResponse) String() string {
 func (*WatchCanariesResponse) ProtoMessage() {}
 
 func (x *WatchCanariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[11]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +1109,7 @@ func (x *WatchCanariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCanariesResponse.ProtoReflect.Descriptor instead.
 func (*WatchCanariesResponse) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{11}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchCanariesResponse) GetType() EventType {
@@ -882,7 +1135,7 @@ type PromoteCanaryRequest struct {
 
 func (x *PromoteCanaryRequest) Reset() {
 	*x = PromoteCanaryRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[12]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1147,7 @@ func (x *PromoteCanaryRequest) String() string {
 func (*PromoteCanaryRequest) ProtoMessage() {}
 
 func (x *PromoteCanaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[12]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1160,7 @@ func (x *PromoteCanaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteCanaryRequest.ProtoReflect.Descriptor instead.
 func (*PromoteCanaryRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{12}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PromoteCanaryRequest) GetName() string {
@@ -927,7 +1180,7 @@ type RollbackCanaryRequest struct {
 
 func (x *RollbackCanaryRequest) Reset() {
 	*x = RollbackCanaryRequest{}
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[13]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1192,7 @@ func (x *RollbackCanaryRequest) String() string {
 func (*RollbackCanaryRequest) ProtoMessage() {}
 
 func (x *RollbackCanaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[13]
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1205,7 @@ func (x *RollbackCanaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackCanaryRequest.ProtoReflect.Descriptor instead.
 func (*RollbackCanaryRequest) Descriptor() ([]byte, []int) {
-	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{13}
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RollbackCanaryRequest) GetName() string {
@@ -969,15 +1222,59 @@ func (x *RollbackCanaryRequest) GetReason() string {
 	return ""
 }
 
+type ResumeCanaryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeCanaryRequest) Reset() {
+	*x = ResumeCanaryRequest{}
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeCanaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeCanaryRequest) ProtoMessage() {}
+
+func (x *ResumeCanaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stratoswarm_v1alpha1_canary_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeCanaryRequest.ProtoReflect.Descriptor instead.
+func (*ResumeCanaryRequest) Descriptor() ([]byte, []int) {
+	return file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResumeCanaryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_stratoswarm_v1alpha1_canary_proto protoreflect.FileDescriptor
 
 const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\n" +
-	"!stratoswarm/v1alpha1/canary.proto\x12\x14stratoswarm.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb8\x01\n" +
+	"!stratoswarm/v1alpha1/canary.proto\x12\x14stratoswarm.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stratoswarm/v1alpha1/agent.proto\x1a\x1fstratoswarm/v1alpha1/meta.proto\"\xb8\x01\n" +
 	"\x06Canary\x12<\n" +
 	"\bmetadata\x18\x01 \x01(\v2 .stratoswarm.v1alpha1.ObjectMetaR\bmetadata\x124\n" +
 	"\x04spec\x18\x02 \x01(\v2 .stratoswarm.v1alpha1.CanarySpecR\x04spec\x12:\n" +
-	"\x06status\x18\x03 \x01(\v2\".stratoswarm.v1alpha1.CanaryStatusR\x06status\"\x85\x03\n" +
+	"\x06status\x18\x03 \x01(\v2\".stratoswarm.v1alpha1.CanaryStatusR\x06status\"\xdc\x04\n" +
 	"\n" +
 	"CanarySpec\x12\x1f\n" +
 	"\vtarget_kind\x18\x01 \x01(\tR\n" +
@@ -989,7 +1286,15 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\binterval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12<\n" +
 	"\ametrics\x18\a \x03(\v2\".stratoswarm.v1alpha1.CanaryMetricR\ametrics\x12%\n" +
 	"\x0epass_threshold\x18\b \x01(\x01R\rpassThreshold\x12-\n" +
-	"\x12marginal_threshold\x18\t \x01(\x01R\x11marginalThreshold\"\x87\x02\n" +
+	"\x12marginal_threshold\x18\t \x01(\x01R\x11marginalThreshold\x12/\n" +
+	"\x06genome\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\x06genome\x12\x1c\n" +
+	"\tevolution\x18\v \x01(\tR\tevolution\x12\x1c\n" +
+	"\tcandidate\x18\f \x01(\tR\tcandidate\x12\x1f\n" +
+	"\vmin_samples\x18\r \x01(\x05R\n" +
+	"minSamples\x12\x1e\n" +
+	"\vmax_no_data\x18\x0e \x01(\x05R\tmaxNoData\x12'\n" +
+	"\x0ftrust_threshold\x18\x0f \x01(\x01R\x0etrustThreshold\"\x87\x02\n" +
 	"\fCanaryMetric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1c\n" +
@@ -998,19 +1303,37 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\x0emust_have_data\x18\x05 \x01(\bR\fmustHaveData\x12!\n" +
 	"\fnan_strategy\x18\x06 \x01(\tR\vnanStrategy\x12'\n" +
 	"\x0fremove_outliers\x18\a \x01(\bR\x0eremoveOutliers\x12!\n" +
-	"\fgroup_weight\x18\b \x01(\x01R\vgroupWeight\"\xac\x01\n" +
+	"\fgroup_weight\x18\b \x01(\x01R\vgroupWeight\"\x8b\x04\n" +
 	"\fCanaryStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x05R\x04step\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x05R\x06weight\x12B\n" +
 	"\tdecisions\x18\x04 \x03(\v2$.stratoswarm.v1alpha1.CanaryDecisionR\tdecisions\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xc6\x01\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04pace\x18\x06 \x01(\x01R\x04pace\x12=\n" +
+	"\bschedule\x18\a \x03(\v2!.stratoswarm.v1alpha1.CanaryStageR\bschedule\x12\x16\n" +
+	"\x06passes\x18\b \x01(\x05R\x06passes\x12\x1f\n" +
+	"\vlive_weight\x18\t \x01(\x05R\n" +
+	"liveWeight\x12'\n" +
+	"\x0fbaseline_weight\x18\n" +
+	" \x01(\x05R\x0ebaselineWeight\x129\n" +
+	"\n" +
+	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x126\n" +
+	"\x05trust\x18\r \x01(\v2 .stratoswarm.v1alpha1.TrustScoreR\x05trust\"A\n" +
+	"\vCanaryStage\x12\x16\n" +
+	"\x06weight\x18\x01 \x01(\x05R\x06weight\x12\x1a\n" +
+	"\banalyses\x18\x02 \x01(\x05R\banalyses\"\x9a\x02\n" +
 	"\x0eCanaryDecision\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x18\n" +
 	"\averdict\x18\x03 \x01(\tR\averdict\x12<\n" +
 	"\ametrics\x18\x04 \x03(\v2\".stratoswarm.v1alpha1.MetricResultR\ametrics\x12\x16\n" +
-	"\x06action\x18\x05 \x01(\tR\x06action\"\xfe\x01\n" +
+	"\x06action\x18\x05 \x01(\tR\x06action\x12\x12\n" +
+	"\x04step\x18\x06 \x01(\x05R\x04step\x12\x0e\n" +
+	"\x02by\x18\a \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
+	"\x06weight\x18\t \x01(\x05R\x06weight\"\xfe\x02\n" +
 	"\fMetricResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\x0eclassification\x18\x02 \x01(\tR\x0eclassification\x12\x15\n" +
@@ -1019,7 +1342,12 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\bestimate\x18\x05 \x01(\x01R\bestimate\x12\x16\n" +
 	"\x06effect\x18\x06 \x01(\x01R\x06effect\x12)\n" +
 	"\x10experiment_count\x18\a \x01(\x03R\x0fexperimentCount\x12#\n" +
-	"\rcontrol_count\x18\b \x01(\x03R\fcontrolCount\"j\n" +
+	"\rcontrol_count\x18\b \x01(\x03R\fcontrolCount\x12'\n" +
+	"\x0fexperiment_mean\x18\t \x01(\x01R\x0eexperimentMean\x12!\n" +
+	"\fcontrol_mean\x18\n" +
+	" \x01(\x01R\vcontrolMean\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x1a\n" +
+	"\bcritical\x18\f \x01(\bR\bcritical\"j\n" +
 	"\x13CreateCanaryRequest\x124\n" +
 	"\x06canary\x18\x01 \x01(\v2\x1c.stratoswarm.v1alpha1.CanaryR\x06canary\x12\x1d\n" +
 	"\n" +
@@ -1044,14 +1372,17 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
 	"\x15RollbackCanaryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason2\xc6\x04\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\")\n" +
+	"\x13ResumeCanaryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name2\x9f\x05\n" +
 	"\rCanaryService\x12W\n" +
 	"\fCreateCanary\x12).stratoswarm.v1alpha1.CreateCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.Canary\x12Q\n" +
 	"\tGetCanary\x12&.stratoswarm.v1alpha1.GetCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.Canary\x12e\n" +
 	"\fListCanaries\x12).stratoswarm.v1alpha1.ListCanariesRequest\x1a*.stratoswarm.v1alpha1.ListCanariesResponse\x12j\n" +
 	"\rWatchCanaries\x12*.stratoswarm.v1alpha1.WatchCanariesRequest\x1a+.stratoswarm.v1alpha1.WatchCanariesResponse0\x01\x12Y\n" +
 	"\rPromoteCanary\x12*.stratoswarm.v1alpha1.PromoteCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.Canary\x12[\n" +
-	"\x0eRollbackCanary\x12+.stratoswarm.v1alpha1.RollbackCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.CanaryBFZDgithub.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1;v1alpha1b\x06proto3"
+	"\x0eRollbackCanary\x12+.stratoswarm.v1alpha1.RollbackCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.Canary\x12W\n" +
+	"\fResumeCanary\x12).stratoswarm.v1alpha1.ResumeCanaryRequest\x1a\x1c.stratoswarm.v1alpha1.CanaryBFZDgithub.com/stratoswarm/stratoswarm/api/stratoswarm/v1alpha1;v1alpha1b\x06proto3"
 
 var (
 	file_stratoswarm_v1alpha1_canary_proto_rawDescOnce sync.Once
@@ -1065,57 +1396,68 @@ func file_stratoswarm_v1alpha1_canary_proto_rawDescGZIP() []byte {
 	return file_stratoswarm_v1alpha1_canary_proto_rawDescData
 }
 
-var file_stratoswarm_v1alpha1_canary_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_stratoswarm_v1alpha1_canary_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_stratoswarm_v1alpha1_canary_proto_goTypes = []any{
 	(*Canary)(nil),                // 0: stratoswarm.v1alpha1.Canary
 	(*CanarySpec)(nil),            // 1: stratoswarm.v1alpha1.CanarySpec
 	(*CanaryMetric)(nil),          // 2: stratoswarm.v1alpha1.CanaryMetric
 	(*CanaryStatus)(nil),          // 3: stratoswarm.v1alpha1.CanaryStatus
-	(*CanaryDecision)(nil),        // 4: stratoswarm.v1alpha1.CanaryDecision
-	(*MetricResult)(nil),          // 5: stratoswarm.v1alpha1.MetricResult
-	(*CreateCanaryRequest)(nil),   // 6: stratoswarm.v1alpha1.CreateCanaryRequest
-	(*GetCanaryRequest)(nil),      // 7: stratoswarm.v1alpha1.GetCanaryRequest
-	(*ListCanariesRequest)(nil),   // 8: stratoswarm.v1alpha1.ListCanariesRequest
-	(*ListCanariesResponse)(nil),  // 9: stratoswarm.v1alpha1.ListCanariesResponse
-	(*WatchCanariesRequest)(nil),  // 10: stratoswarm.v1alpha1.WatchCanariesRequest
-	(*WatchCanariesResponse)(nil), // 11: stratoswarm.v1alpha1.WatchCanariesResponse
-	(*PromoteCanaryRequest)(nil),  // 12: stratoswarm.v1alpha1.PromoteCanaryRequest
-	(*RollbackCanaryRequest)(nil), // 13: stratoswarm.v1alpha1.RollbackCanaryRequest
-	(*ObjectMeta)(nil),            // 14: stratoswarm.v1alpha1.ObjectMeta
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(EventType)(0),                // 17: stratoswarm.v1alpha1.EventType
+	(*CanaryStage)(nil),           // 4: stratoswarm.v1alpha1.CanaryStage
+	(*CanaryDecision)(nil),        // 5: stratoswarm.v1alpha1.CanaryDecision
+	(*MetricResult)(nil),          // 6: stratoswarm.v1alpha1.MetricResult
+	(*CreateCanaryRequest)(nil),   // 7: stratoswarm.v1alpha1.CreateCanaryRequest
+	(*GetCanaryRequest)(nil),      // 8: stratoswarm.v1alpha1.GetCanaryRequest
+	(*ListCanariesRequest)(nil),   // 9: stratoswarm.v1alpha1.ListCanariesRequest
+	(*ListCanariesResponse)(nil),  // 10: stratoswarm.v1alpha1.ListCanariesResponse
+	(*WatchCanariesRequest)(nil),  // 11: stratoswarm.v1alpha1.WatchCanariesRequest
+	(*WatchCanariesResponse)(nil), // 12: stratoswarm.v1alpha1.WatchCanariesResponse
+	(*PromoteCanaryRequest)(nil),  // 13: stratoswarm.v1alpha1.PromoteCanaryRequest
+	(*RollbackCanaryRequest)(nil), // 14: stratoswarm.v1alpha1.RollbackCanaryRequest
+	(*ResumeCanaryRequest)(nil),   // 15: stratoswarm.v1alpha1.ResumeCanaryRequest
+	(*ObjectMeta)(nil),            // 16: stratoswarm.v1alpha1.ObjectMeta
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*TrustScore)(nil),            // 20: stratoswarm.v1alpha1.TrustScore
+	(EventType)(0),                // 21: stratoswarm.v1alpha1.EventType
 }
 var file_stratoswarm_v1alpha1_canary_proto_depIdxs = []int32{
-	14, // 0: stratoswarm.v1alpha1.Canary.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
+	16, // 0: stratoswarm.v1alpha1.Canary.metadata:type_name -> stratoswarm.v1alpha1.ObjectMeta
 	1,  // 1: stratoswarm.v1alpha1.Canary.spec:type_name -> stratoswarm.v1alpha1.CanarySpec
 	3,  // 2: stratoswarm.v1alpha1.Canary.status:type_name -> stratoswarm.v1alpha1.CanaryStatus
-	15, // 3: stratoswarm.v1alpha1.CanarySpec.interval:type_name -> google.protobuf.Duration
+	17, // 3: stratoswarm.v1alpha1.CanarySpec.interval:type_name -> google.protobuf.Duration
 	2,  // 4: stratoswarm.v1alpha1.CanarySpec.metrics:type_name -> stratoswarm.v1alpha1.CanaryMetric
-	4,  // 5: stratoswarm.v1alpha1.CanaryStatus.decisions:type_name -> stratoswarm.v1alpha1.CanaryDecision
-	16, // 6: stratoswarm.v1alpha1.CanaryDecision.time:type_name -> google.protobuf.Timestamp
-	5,  // 7: stratoswarm.v1alpha1.CanaryDecision.metrics:type_name -> stratoswarm.v1alpha1.MetricResult
-	0,  // 8: stratoswarm.v1alpha1.CreateCanaryRequest.canary:type_name -> stratoswarm.v1alpha1.Canary
-	0,  // 9: stratoswarm.v1alpha1.ListCanariesResponse.canaries:type_name -> stratoswarm.v1alpha1.Canary
-	17, // 10: stratoswarm.v1alpha1.WatchCanariesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
-	0,  // 11: stratoswarm.v1alpha1.WatchCanariesResponse.canary:type_name -> stratoswarm.v1alpha1.Canary
-	6,  // 12: stratoswarm.v1alpha1.CanaryService.CreateCanary:input_type -> stratoswarm.v1alpha1.CreateCanaryRequest
-	7,  // 13: stratoswarm.v1alpha1.CanaryService.GetCanary:input_type -> stratoswarm.v1alpha1.GetCanaryRequest
-	8,  // 14: stratoswarm.v1alpha1.CanaryService.ListCanaries:input_type -> stratoswarm.v1alpha1.ListCanariesRequest
-	10, // 15: stratoswarm.v1alpha1.CanaryService.WatchCanaries:input_type -> stratoswarm.v1alpha1.WatchCanariesRequest
-	12, // 16: stratoswarm.v1alpha1.CanaryService.PromoteCanary:input_type -> stratoswarm.v1alpha1.PromoteCanaryRequest
-	13, // 17: stratoswarm.v1alpha1.CanaryService.RollbackCanary:input_type -> stratoswarm.v1alpha1.RollbackCanaryRequest
-	0,  // 18: stratoswarm.v1alpha1.CanaryService.CreateCanary:output_type -> stratoswarm.v1alpha1.Canary
-	0,  // 19: stratoswarm.v1alpha1.CanaryService.GetCanary:output_type -> stratoswarm.v1alpha1.Canary
-	9,  // 20: stratoswarm.v1alpha1.CanaryService.ListCanaries:output_type -> stratoswarm.v1alpha1.ListCanariesResponse
-	11, // 21: stratoswarm.v1alpha1.CanaryService.WatchCanaries:output_type -> stratoswarm.v1alpha1.WatchCanariesResponse
-	0,  // 22: stratoswarm.v1alpha1.CanaryService.PromoteCanary:output_type -> stratoswarm.v1alpha1.Canary
-	0,  // 23: stratoswarm.v1alpha1.CanaryService.RollbackCanary:output_type -> stratoswarm.v1alpha1.Canary
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	18, // 5: stratoswarm.v1alpha1.CanarySpec.genome:type_name -> google.protobuf.Struct
+	5,  // 6: stratoswarm.v1alpha1.CanaryStatus.decisions:type_name -> stratoswarm.v1alpha1.CanaryDecision
+	4,  // 7: stratoswarm.v1alpha1.CanaryStatus.schedule:type_name -> stratoswarm.v1alpha1.CanaryStage
+	19, // 8: stratoswarm.v1alpha1.CanaryStatus.start_time:type_name -> google.protobuf.Timestamp
+	19, // 9: stratoswarm.v1alpha1.CanaryStatus.end_time:type_name -> google.protobuf.Timestamp
+	20, // 10: stratoswarm.v1alpha1.CanaryStatus.trust:type_name -> stratoswarm.v1alpha1.TrustScore
+	19, // 11: stratoswarm.v1alpha1.CanaryDecision.time:type_name -> google.protobuf.Timestamp
+	6,  // 12: stratoswarm.v1alpha1.CanaryDecision.metrics:type_name -> stratoswarm.v1alpha1.MetricResult
+	0,  // 13: stratoswarm.v1alpha1.CreateCanaryRequest.canary:type_name -> stratoswarm.v1alpha1.Canary
+	0,  // 14: stratoswarm.v1alpha1.ListCanariesResponse.canaries:type_name -> stratoswarm.v1alpha1.Canary
+	21, // 15: stratoswarm.v1alpha1.WatchCanariesResponse.type:type_name -> stratoswarm.v1alpha1.EventType
+	0,  // 16: stratoswarm.v1alpha1.WatchCanariesResponse.canary:type_name -> stratoswarm.v1alpha1.Canary
+	7,  // 17: stratoswarm.v1alpha1.CanaryService.CreateCanary:input_type -> stratoswarm.v1alpha1.CreateCanaryRequest
+	8,  // 18: stratoswarm.v1alpha1.CanaryService.GetCanary:input_type -> stratoswarm.v1alpha1.GetCanaryRequest
+	9,  // 19: stratoswarm.v1alpha1.CanaryService.ListCanaries:input_type -> stratoswarm.v1alpha1.ListCanariesRequest
+	11, // 20: stratoswarm.v1alpha1.CanaryService.WatchCanaries:input_type -> stratoswarm.v1alpha1.WatchCanariesRequest
+	13, // 21: stratoswarm.v1alpha1.CanaryService.PromoteCanary:input_type -> stratoswarm.v1alpha1.PromoteCanaryRequest
+	14, // 22: stratoswarm.v1alpha1.CanaryService.RollbackCanary:input_type -> stratoswarm.v1alpha1.RollbackCanaryRequest
+	15, // 23: stratoswarm.v1alpha1.CanaryService.ResumeCanary:input_type -> stratoswarm.v1alpha1.ResumeCanaryRequest
+	0,  // 24: stratoswarm.v1alpha1.CanaryService.CreateCanary:output_type -> stratoswarm.v1alpha1.Canary
+	0,  // 25: stratoswarm.v1alpha1.CanaryService.GetCanary:output_type -> stratoswarm.v1alpha1.Canary
+	10, // 26: stratoswarm.v1alpha1.CanaryService.ListCanaries:output_type -> stratoswarm.v1alpha1.ListCanariesResponse
+	12, // 27: stratoswarm.v1alpha1.CanaryService.WatchCanaries:output_type -> stratoswarm.v1alpha1.WatchCanariesResponse
+	0,  // 28: stratoswarm.v1alpha1.CanaryService.PromoteCanary:output_type -> stratoswarm.v1alpha1.Canary
+	0,  // 29: stratoswarm.v1alpha1.CanaryService.RollbackCanary:output_type -> stratoswarm.v1alpha1.Canary
+	0,  // 30: stratoswarm.v1alpha1.CanaryService.ResumeCanary:output_type -> stratoswarm.v1alpha1.Canary
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_stratoswarm_v1alpha1_canary_proto_init() }
@@ -1123,6 +1465,7 @@ func file_stratoswarm_v1alpha1_canary_proto_init() {
 	if File_stratoswarm_v1alpha1_canary_proto != nil {
 		return
 	}
+	file_stratoswarm_v1alpha1_agent_proto_init()
 	file_stratoswarm_v1alpha1_meta_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1130,7 +1473,7 @@ func file_stratoswarm_v1alpha1_canary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stratoswarm_v1alpha1_canary_proto_rawDesc), len(file_stratoswarm_v1alpha1_canary_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

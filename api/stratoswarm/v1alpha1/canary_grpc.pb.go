@@ -25,6 +25,7 @@ const (
 	CanaryService_WatchCanaries_FullMethodName  = "/stratoswarm.v1alpha1.CanaryService/WatchCanaries"
 	CanaryService_PromoteCanary_FullMethodName  = "/stratoswarm.v1alpha1.CanaryService/PromoteCanary"
 	CanaryService_RollbackCanary_FullMethodName = "/stratoswarm.v1alpha1.CanaryService/RollbackCanary"
+	CanaryService_ResumeCanary_FullMethodName   = "/stratoswarm.v1alpha1.CanaryService/ResumeCanary"
 )
 
 // CanaryServiceClient is the client API for CanaryService service.
@@ -41,6 +42,9 @@ type CanaryServiceClient interface {
 	// rolling back. Exactly one of concurrent calls wins.
 	PromoteCanary(ctx context.Context, in *PromoteCanaryRequest, opts ...grpc.CallOption) (*Canary, error)
 	RollbackCanary(ctx context.Context, in *RollbackCanaryRequest, opts ...grpc.CallOption) (*Canary, error)
+	// ResumeCanary resumes a paused canary (paused on a marginal score or on
+	// intervals without data).
+	ResumeCanary(ctx context.Context, in *ResumeCanaryRequest, opts ...grpc.CallOption) (*Canary, error)
 }
 
 type canaryServiceClient struct {
@@ -120,6 +124,16 @@ func (c *canaryServiceClient) RollbackCanary(ctx context.Context, in *RollbackCa
 	return out, nil
 }
 
+func (c *canaryServiceClient) ResumeCanary(ctx context.Context, in *ResumeCanaryRequest, opts ...grpc.CallOption) (*Canary, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Canary)
+	err := c.cc.Invoke(ctx, CanaryService_ResumeCanary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CanaryServiceServer is the server API for CanaryService service.
 // All implementations must embed UnimplementedCanaryServiceServer
 // for forward compatibility.
@@ -134,6 +148,9 @@ type CanaryServiceServer interface {
 	// rolling back. Exactly one of concurrent calls wins.
 	PromoteCanary(context.Context, *PromoteCanaryRequest) (*Canary, error)
 	RollbackCanary(context.Context, *RollbackCanaryRequest) (*Canary, error)
+	// ResumeCanary resumes a paused canary (paused on a marginal score or on
+	// intervals without data).
+	ResumeCanary(context.Context, *ResumeCanaryRequest) (*Canary, error)
 	mustEmbedUnimplementedCanaryServiceServer()
 }
 
@@ -161,6 +178,9 @@ func (UnimplementedCanaryServiceServer) PromoteCanary(context.Context, *PromoteC
 }
 func (UnimplementedCanaryServiceServer) RollbackCanary(context.Context, *RollbackCanaryRequest) (*Canary, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollbackCanary not implemented")
+}
+func (UnimplementedCanaryServiceServer) ResumeCanary(context.Context, *ResumeCanaryRequest) (*Canary, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeCanary not implemented")
 }
 func (UnimplementedCanaryServiceServer) mustEmbedUnimplementedCanaryServiceServer() {}
 func (UnimplementedCanaryServiceServer) testEmbeddedByValue()                       {}
@@ -284,6 +304,24 @@ func _CanaryService_RollbackCanary_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CanaryService_ResumeCanary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeCanaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CanaryServiceServer).ResumeCanary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CanaryService_ResumeCanary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CanaryServiceServer).ResumeCanary(ctx, req.(*ResumeCanaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CanaryService_ServiceDesc is the grpc.ServiceDesc for CanaryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -310,6 +348,10 @@ var CanaryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackCanary",
 			Handler:    _CanaryService_RollbackCanary_Handler,
+		},
+		{
+			MethodName: "ResumeCanary",
+			Handler:    _CanaryService_ResumeCanary_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -196,6 +196,12 @@ func checkCanary(c *v1.Canary) error {
 		if w := m.GetGroupWeight(); math.IsNaN(w) || w < 0 || w > 100 {
 			return invalidField(field+".group_weight", "%v is outside [0, 100]", w)
 		}
+		if v := m.GetAllowedIncrease(); math.IsNaN(v) || v < 0 || (v > 0 && v < 1) {
+			return invalidField(field+".allowed_increase", "%v: give a mean ratio of 1 or more (1.5 tolerates a 50%% rise), or 0 for none", v)
+		}
+		if v := m.GetAllowedDecrease(); math.IsNaN(v) || v < 0 || v > 1 {
+			return invalidField(field+".allowed_decrease", "%v: give a mean ratio from 0 to 1 (0.8 tolerates a 20%% fall), 0 for none", v)
+		}
 	}
 	for _, f := range []struct {
 		field string
@@ -264,6 +270,10 @@ func planOf(spec *v1.CanarySpec, pace float64, pluginDefaults []canary.MetricCon
 		}
 		if m.GetRemoveOutliers() {
 			mc.Outliers = canary.OutliersRemove
+		}
+		if inc, dec := m.GetAllowedIncrease(), m.GetAllowedDecrease(); inc > 0 || dec > 0 {
+			mc.EffectSize = canary.EffectSize{Measure: canary.EffectMeanRatio,
+				AllowedIncrease: inc, AllowedDecrease: dec, CriticalIncrease: inc, CriticalDecrease: dec}
 		}
 		if w := m.GetGroupWeight(); w > 0 {
 			p.Judge.GroupWeights[mc.Group] = w

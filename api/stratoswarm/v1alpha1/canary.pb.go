@@ -271,8 +271,16 @@ type CanaryMetric struct {
 	NanStrategy    string  `protobuf:"bytes,6,opt,name=nan_strategy,json=nanStrategy,proto3" json:"nan_strategy,omitempty"`
 	RemoveOutliers bool    `protobuf:"varint,7,opt,name=remove_outliers,json=removeOutliers,proto3" json:"remove_outliers,omitempty"`
 	GroupWeight    float64 `protobuf:"fixed64,8,opt,name=group_weight,json=groupWeight,proto3" json:"group_weight,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// allowed_increase and allowed_decrease are effect-size tolerances as
+	// mean ratios (canary mean / baseline mean): a significant rise counts
+	// against the canary only above allowed_increase (e.g. 1.5: up to 50%
+	// slower is tolerated), a significant fall only below allowed_decrease
+	// (e.g. 0.8). 0 means any significant change counts. They apply to the
+	// critical check too.
+	AllowedIncrease float64 `protobuf:"fixed64,9,opt,name=allowed_increase,json=allowedIncrease,proto3" json:"allowed_increase,omitempty"`
+	AllowedDecrease float64 `protobuf:"fixed64,10,opt,name=allowed_decrease,json=allowedDecrease,proto3" json:"allowed_decrease,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CanaryMetric) Reset() {
@@ -357,6 +365,20 @@ func (x *CanaryMetric) GetRemoveOutliers() bool {
 func (x *CanaryMetric) GetGroupWeight() float64 {
 	if x != nil {
 		return x.GroupWeight
+	}
+	return 0
+}
+
+func (x *CanaryMetric) GetAllowedIncrease() float64 {
+	if x != nil {
+		return x.AllowedIncrease
+	}
+	return 0
+}
+
+func (x *CanaryMetric) GetAllowedDecrease() float64 {
+	if x != nil {
+		return x.AllowedDecrease
 	}
 	return 0
 }
@@ -1294,7 +1316,7 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\vmin_samples\x18\r \x01(\x05R\n" +
 	"minSamples\x12\x1e\n" +
 	"\vmax_no_data\x18\x0e \x01(\x05R\tmaxNoData\x12'\n" +
-	"\x0ftrust_threshold\x18\x0f \x01(\x01R\x0etrustThreshold\"\x87\x02\n" +
+	"\x0ftrust_threshold\x18\x0f \x01(\x01R\x0etrustThreshold\"\xdd\x02\n" +
 	"\fCanaryMetric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1c\n" +
@@ -1303,7 +1325,10 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\x0emust_have_data\x18\x05 \x01(\bR\fmustHaveData\x12!\n" +
 	"\fnan_strategy\x18\x06 \x01(\tR\vnanStrategy\x12'\n" +
 	"\x0fremove_outliers\x18\a \x01(\bR\x0eremoveOutliers\x12!\n" +
-	"\fgroup_weight\x18\b \x01(\x01R\vgroupWeight\"\x8b\x04\n" +
+	"\fgroup_weight\x18\b \x01(\x01R\vgroupWeight\x12)\n" +
+	"\x10allowed_increase\x18\t \x01(\x01R\x0fallowedIncrease\x12)\n" +
+	"\x10allowed_decrease\x18\n" +
+	" \x01(\x01R\x0fallowedDecrease\"\x8b\x04\n" +
 	"\fCanaryStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x05R\x04step\x12\x16\n" +

@@ -9,6 +9,10 @@
 //
 //	tspsolver serve [--listen ADDR] [--genome GENOME.json] [--max-concurrent N]
 //
+// and, to make live traffic for an agent, sends it solve requests:
+//
+//	tspsolver load --target HOST:PORT [--concurrency N] [--duration D]
+//
 // Exit status 2 means bad arguments, a bad genome or an unreadable or
 // unsupported instance (the message on stderr names the key or the line).
 package main
@@ -65,6 +69,9 @@ func (e usageError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "load" {
+		return load(args[1:], stdout, stderr)
 	}
 	out, err := solve(args, stdin, stderr)
 	if errors.Is(err, flag.ErrHelp) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 )
@@ -147,9 +148,19 @@ func (r *registry) dispatch(op string, request []byte) (any, error) {
 		if req.N <= 0 {
 			return nil, Errorf(CodeInvalid, "n must be positive, got %d", req.N)
 		}
+		bias := NeutralMutationBias
+		if req.MutationBias != nil {
+			bias = *req.MutationBias
+			if math.IsNaN(bias) || bias < 0 || bias > 1 {
+				return nil, Errorf(CodeInvalid, "mutationBias %v is outside [0, 1]", bias)
+			}
+		}
 		s, err := r.liveStrategy()
 		if err != nil {
 			return nil, err
+		}
+		if mb, ok := s.(MutationBiaser); ok {
+			mb.SetMutationBias(bias)
 		}
 		cands, err := s.Propose(req.N)
 		if err != nil {

@@ -254,9 +254,16 @@ type ProposeRequest struct {
 	Version int `json:"version"`
 	// N is how many candidates to propose; positive.
 	N int `json:"n"`
+	// MutationBias, when present, is the personality's mutation bias in
+	// [0, 1] (ABI.md §3): how far this batch should stray from what the
+	// strategy would propose on its own, 0.5 being neutral. A strategy that
+	// implements MutationBiaser gets it before Propose; StepScale turns it
+	// into a factor for step sizes. Absent (nil) means 0.5.
+	MutationBias *float64 `json:"mutationBias,omitempty"`
 }
 
-// UnmarshalJSON accepts numbers or numeric strings.
+// UnmarshalJSON accepts numbers or numeric strings, and mutation_bias
+// beside mutationBias.
 func (r *ProposeRequest) UnmarshalJSON(data []byte) error {
 	d, err := newFieldDecoder(data)
 	if err != nil {
@@ -264,7 +271,32 @@ func (r *ProposeRequest) UnmarshalJSON(data []byte) error {
 	}
 	d.int("version", &r.Version)
 	d.int("n", &r.N)
+	r.MutationBias = nil
+	if !isNull(d.fields[normKey("mutationBias")]) {
+		var b float64
+		d.float64("mutationBias", &b)
+		r.MutationBias = &b
+	}
 	return d.err
+}
+
+// NeutralMutationBias is the mutation bias that changes nothing: a propose
+// request without mutationBias means it.
+const NeutralMutationBias = 0.5
+
+// StepScale is the factor a strategy multiplies its mutation or sampling
+// step sizes by under a mutation bias: 0.5 + bias, so the neutral 0.5
+// keeps the strategy's own steps, 0 halves them and 1 makes them half as
+// large again. The built-in strategies use it.
+func StepScale(bias float64) float64 { return 0.5 + bias }
+
+// MutationBiaser is a Strategy that follows the host's mutation bias. The
+// SDK calls SetMutationBias before every Propose with the request's
+// mutationBias, or NeutralMutationBias when the request has none, so a
+// strategy needs no state for it (and none in its snapshot). A Strategy
+// that does not implement it proposes as ever.
+type MutationBiaser interface {
+	SetMutationBias(bias float64)
 }
 
 // Candidate is one proposed genome.

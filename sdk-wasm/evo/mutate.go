@@ -50,6 +50,16 @@ func (m Mutation) strength() float64 {
 	return 0.1
 }
 
+// Scaled returns m with its strength (the default 0.1 when unset)
+// multiplied by f, for a personality's mutation bias: pass
+// sdk.StepScale(bias). f of 0 or 1 returns m unchanged.
+func (m Mutation) Scaled(f float64) Mutation {
+	if f > 0 && f != 1 {
+		m.Strength = m.strength() * f
+	}
+	return m
+}
+
 func (m Mutation) phrases() []string {
 	if m.Phrases != nil {
 		return m.Phrases

@@ -250,12 +250,21 @@ type state struct {
 	// designs that failed debug_max times.
 	Redone  int `json:"redone"`
 	Skipped int `json:"skipped"`
+
+	// scale is sdk.StepScale of the current propose's mutation bias (0:
+	// neutral); not in the snapshot: the host sends it with every propose.
+	scale float64
 }
 
 // ADAS is the strategy; its state is the snapshot.
 type ADAS struct {
 	st state
 }
+
+// SetMutationBias takes the mutation bias of the next Propose
+// (sdk.MutationBiaser): the evo mutations' strength is scaled by
+// sdk.StepScale(bias). LLM designs are not affected.
+func (a *ADAS) SetMutationBias(bias float64) { a.st.scale = sdk.StepScale(bias) }
 
 // Streams of the bootstrap's generator (kept apart so that the bootstrap's
 // resample count does not change the proposals' draws).
@@ -489,7 +498,7 @@ func (st *state) design() proposal {
 		}
 	}
 	c := st.Config
-	m := evo.Mutation{Strength: c.MutationStrength, Rate: c.MutationRate, Phrases: c.Phrases}
+	m := evo.Mutation{Strength: c.MutationStrength, Rate: c.MutationRate, Phrases: c.Phrases}.Scaled(st.scale)
 	i := st.pick(-1)
 	var base sdk.Genome
 	var parents []string
@@ -664,7 +673,7 @@ func (st *state) repair(p proposal, reason string) proposal {
 		}
 	}
 	c := st.Config
-	next.Genome = evo.Mutate(st.Space, p.Genome, evo.Mutation{Strength: c.MutationStrength / 2, Rate: c.MutationRate, Phrases: c.Phrases}, st.RNG)
+	next.Genome = evo.Mutate(st.Space, p.Genome, evo.Mutation{Strength: c.MutationStrength / 2, Rate: c.MutationRate, Phrases: c.Phrases}.Scaled(st.scale), st.RNG)
 	next.Operator = "repair"
 	next.Thought = p.Thought
 	return next

@@ -109,6 +109,18 @@
 // generator state at the start of the current generation, from which a
 // restored instance re-draws the generation's samples (so a snapshot stays
 // small even for large λ) and checks that it reaches the same state.
+//
+// # Mutation bias
+//
+// Under a personality's mutation bias (sdk.MutationBiaser) each proposal of
+// a propose call is the sample's step from the mean scaled by
+// w = sdk.StepScale(bias): m + w(x − m), folded into the box as ever. The
+// distribution is updated with the unscaled sample x, so a bias widens or
+// narrows what is evaluated around the mean without compounding into σ
+// (cumulative step-size adaptation would otherwise grow σ by a constant
+// factor every generation under w > 1, and shrink it under w < 1). The
+// neutral bias 0.5 (w = 1), or none, proposes exactly as before; the bias
+// is not part of the snapshot, since the host sends it with every propose.
 package cmaes
 
 import (
@@ -227,7 +239,15 @@ type CMAES struct {
 	p       params
 	samples [][]float64 // coordinates of the generation's issued samples
 	seen    []bool      // per issued sample: its result is in
+
+	// scale is sdk.StepScale of the current propose's mutation bias; 0
+	// means neutral (1). Not state: the host sends it with every propose.
+	scale float64
 }
+
+// SetMutationBias takes the mutation bias of the next Propose
+// (sdk.MutationBiaser; see "Mutation bias" in the package documentation).
+func (s *CMAES) SetMutationBias(bias float64) { s.scale = sdk.StepScale(bias) }
 
 // state is what Snapshot writes and Restore reads.
 type state struct {
@@ -382,7 +402,9 @@ func parseID(id string) (gen, k int, ok bool) {
 
 // draw makes the next sample of the generation: its coordinates (from n
 // standard normal numbers) and its genome (the other parameters drawn
-// after them, in the order of the space).
+// after them, in the order of the space). The genome is that of the
+// sample's step from the mean scaled by the mutation bias; the coordinates
+// returned, which the update uses, are the unscaled sample's.
 func (s *CMAES) draw(rng *sdk.Rand) ([]float64, sdk.Genome) {
 	n := s.enc.dim()
 	z := make([]float64, n)
@@ -390,7 +412,20 @@ func (s *CMAES) draw(rng *sdk.Rand) ([]float64, sdk.Genome) {
 		z[i] = rng.NormFloat64()
 	}
 	x := s.st.Run.sample(n, z)
-	return x, s.enc.genome(x, rng)
+	return x, s.enc.genome(s.biased(x), rng)
+}
+
+// biased returns m + scale·(x − m), or x itself at the neutral scale.
+func (s *CMAES) biased(x []float64) []float64 {
+	if s.scale <= 0 || s.scale == 1 {
+		return x
+	}
+	m := s.st.Run.Mean
+	out := make([]float64, len(x))
+	for i := range x {
+		out[i] = m[i] + s.scale*(x[i]-m[i])
+	}
+	return out
 }
 
 // Propose returns up to n candidates of the current generation: the rest

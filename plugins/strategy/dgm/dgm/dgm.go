@@ -219,12 +219,21 @@ type state struct {
 	Pending         map[string]*pending `json:"pending"`
 	Admitted        int                 `json:"admitted"`
 	Rejected        int                 `json:"rejected"`
+
+	// scale is sdk.StepScale of the current propose's mutation bias (0:
+	// neutral); not in the snapshot: the host sends it with every propose.
+	scale float64
 }
 
 // DGM is the strategy; its state is the snapshot.
 type DGM struct {
 	st state
 }
+
+// SetMutationBias takes the mutation bias of the next Propose
+// (sdk.MutationBiaser): the evo mutation's strength is scaled by
+// sdk.StepScale(bias). LLM patches are not affected.
+func (d *DGM) SetMutationBias(bias float64) { d.st.scale = sdk.StepScale(bias) }
 
 // Init starts a run: it reads the config and puts the initial genome in the
 // archive.
@@ -463,7 +472,7 @@ func (st *state) selfModify(parent Node) (g sdk.Genome, op, note string) {
 			return g, "llm_patch", note
 		}
 	}
-	m := evo.Mutation{Strength: st.Config.MutationStrength, Rate: st.Config.MutationRate, Phrases: st.Config.Phrases}
+	m := evo.Mutation{Strength: st.Config.MutationStrength, Rate: st.Config.MutationRate, Phrases: st.Config.Phrases}.Scaled(st.scale)
 	return evo.Mutate(st.Space, parent.Genome, m, st.RNG), "mutate", ""
 }
 

@@ -265,12 +265,21 @@ type state struct {
 	Waiting map[string]int        `json:"waiting"`
 	Global  *Best                 `json:"global,omitempty"`
 	Scouts  map[string]sdk.Genome `json:"scouts,omitempty"`
+
+	// scale is sdk.StepScale of the current propose's mutation bias (0:
+	// neutral); not in the snapshot: the host sends it with every propose.
+	scale float64
 }
 
 // SwarmAgentic is the strategy; its state is the snapshot.
 type SwarmAgentic struct {
 	st state
 }
+
+// SetMutationBias takes the mutation bias of the next Propose
+// (sdk.MutationBiaser): the evo mutations' strength is scaled by
+// sdk.StepScale(bias). LLM plans are not affected.
+func (s *SwarmAgentic) SetMutationBias(bias float64) { s.st.scale = sdk.StepScale(bias) }
 
 // llmStream separates the LLM's generator from the main one, so a run
 // without an LLM draws what a run with llm "off" draws.
@@ -391,7 +400,7 @@ func (s *SwarmAgentic) Propose(n int) ([]sdk.Candidate, error) {
 		var g sdk.Genome
 		var parents []string
 		if st.Global != nil {
-			g = evo.Mutate(st.Space, st.Global.Genome, evo.Mutation{Strength: 0.1}, st.RNG)
+			g = evo.Mutate(st.Space, st.Global.Genome, evo.Mutation{Strength: 0.1}.Scaled(st.scale), st.RNG)
 			parents = []string{st.Global.ID}
 		} else {
 			g = st.RNG.Genome(st.Space)
@@ -629,7 +638,7 @@ func (st *state) move(p *Particle) {
 	}
 	if op == "pso" {
 		plan = append(plan, inertia...)
-		m := evo.Mutation{Strength: c.MutationStrength, Phrases: c.Phrases}
+		m := evo.Mutation{Strength: c.MutationStrength, Phrases: c.Phrases}.Scaled(st.scale)
 		for _, f := range flaws {
 			for range 10 {
 				e, ok := evo.RandomEdit(disc, pos, m, true, st.RNG)

@@ -30,20 +30,19 @@ build: plugins ## build swarmd, swarmctl, swarm-init (the native runtime's init,
 plugins: ## build the built-in Wasm plugins into host/plugin/builtin/wasm (embedded by swarmd)
 	./plugins/build.sh host/plugin/builtin/wasm
 
-# The main job's evolution: strategy, budget and seed (make run RUN_STRATEGY=cmaes).
+# The main job: evolve the example TSP solver, then release the winner as a
+# canary of the running incumbent agent under generated traffic
+# (hack/run.sh). make run RUN_STRATEGY=cmaes picks the strategy;
+# make run RUN_WORSE=1 canaries a deliberately worse design, which is rolled back.
 RUN_STRATEGY ?= random
 RUN_EVALUATIONS ?= 16
 RUN_SEED ?= 1
-SWARMCTL_RUN = ./$(BIN)/swarmctl --local --data-dir $(RUN_DATA_DIR)
+RUN_WORSE ?= 0
+RUN_INTERVAL ?= 5s
 
-run: build ## the main job: evolve the example TSP solver on tsplib (local mode, embedded defaults) and print a leaderboard
-	@mkdir -p $(RUN_DATA_DIR)
-	$(SWARMCTL_RUN) version
-	$(SWARMCTL_RUN) plugin ls
-	$(SWARMCTL_RUN) evolution start tsp-$(RUN_STRATEGY)-$(RUN_SEED) --suite tsplib --strategy $(RUN_STRATEGY) \
-		--max-evaluations $(RUN_EVALUATIONS) --batch-size 8 --parallelism 2 --seed $(RUN_SEED) \
-		--stage first:small:0.02 --stage all:full:0
-	$(SWARMCTL_RUN) evolution leaderboard tsp-$(RUN_STRATEGY)-$(RUN_SEED)
+run: build ## the main job: evolve the TSP solver, canary the winner against the live agent, promote or roll back (RUN_WORSE=1: a worse design, rolled back)
+	RUN_STRATEGY=$(RUN_STRATEGY) RUN_EVALUATIONS=$(RUN_EVALUATIONS) RUN_SEED=$(RUN_SEED) \
+		RUN_WORSE=$(RUN_WORSE) RUN_INTERVAL=$(RUN_INTERVAL) ./hack/run.sh $(BIN) $(RUN_DATA_DIR)
 
 test: plugins ## the whole test suite
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) $(PKGS) ./sdk-wasm/...

@@ -84,6 +84,10 @@ type Config struct {
 	TrustDomain string `json:"trust-domain"`
 	// SVIDTTL is how long an agent's certificate is valid.
 	SVIDTTL Duration `json:"svid-ttl"`
+	// TrustThreshold is the trust gate of evolutions (and canaries) whose
+	// spec gives none: a candidate whose trust lower bound is below it is
+	// never a parent, an evolution's best or promoted. 0 turns it off.
+	TrustThreshold float64 `json:"trust-threshold"`
 	// EvalMemory is the memory limit of each candidate evaluation of a
 	// process-based suite (tsplib) unless the evolution sets its own
 	// (spec.candidate_resources); 0: no limit.
@@ -105,6 +109,12 @@ func ContainerRuntimes() []string { return []string{"native", "containerd"} }
 
 // EvalRuntimes are the values eval-runtime may take.
 func EvalRuntimes() []string { return []string{"native", "containerd", "process"} }
+
+// DefaultTrustThreshold is trust-threshold's default: with the beta scorer's
+// 5% lower bound, a candidate whose one task succeeded (0.224) or that
+// passed two of three (0.25) is admitted, one that failed its task (0.025)
+// or two of three (0.076) is not (docs/RATIONALE.md).
+const DefaultTrustThreshold = 0.2
 
 // minEvalCPUs is the smallest CPU quota the kernel enforces.
 const minEvalCPUs = 0.01
@@ -193,6 +203,7 @@ func Default() Config {
 		ShutdownTimeout: Duration(30 * time.Second),
 		TrustDomain:     "stratoswarm.local",
 		SVIDTTL:         Duration(24 * time.Hour),
+		TrustThreshold:  DefaultTrustThreshold,
 		WatchHistory:    100000,
 		NodeName:        strings.ToLower(host),
 		PluginGrants:    []string{"log", "clock", "random", "metrics"},
@@ -269,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPluginBytes < 1<<10 || c.MaxPluginBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("max-plugin-bytes: %d is outside 1 KiB to 1 GiB", c.MaxPluginBytes))
+	}
+	if math.IsNaN(c.TrustThreshold) || c.TrustThreshold < 0 || c.TrustThreshold > 1 {
+		errs = append(errs, fmt.Errorf("trust-threshold: %v is outside [0, 1]: give a trust lower bound such as 0.2 (0: no gate)", c.TrustThreshold))
 	}
 	if c.ContainerdAddress != "" && c.ContainerdNamespace == "" {
 		errs = append(errs, errors.New("containerd-namespace: must not be empty when containerd-address is set"))
@@ -353,7 +367,7 @@ func explainYAML(err error) error {
 
 // Keys lists the configuration keys.
 func Keys() []string {
-	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name",
+	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name", "trust-threshold",
 		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
 		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime", "trust-domain", "svid-ttl"}
 }
@@ -375,6 +389,7 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.Duration("shutdown-timeout", time.Duration(d.ShutdownTimeout), "how long a graceful shutdown may take")
 	fs.String("trust-domain", d.TrustDomain, "SPIFFE trust domain of the agents' identities (spiffe://TRUST-DOMAIN/agent/NAME)")
 	fs.Duration("svid-ttl", time.Duration(d.SVIDTTL), "how long an agent's certificate is valid")
+	fs.Float64("trust-threshold", d.TrustThreshold, "trust lower bound a candidate needs to be a parent, an evolution's best or promoted, when its spec gives none (0: no gate)")
 	fs.Int64("watch-history", d.WatchHistory, "resource versions of change history kept for watch resumption")
 	fs.String("node-name", d.NodeName, "this node's name")
 	fs.StringSlice("plugin-grants", d.PluginGrants, "capabilities plugins may use: "+strings.Join(PluginCapabilities, ","))
@@ -499,6 +514,12 @@ func (c *Config) set(key, v string) error {
 			return fmt.Errorf("want a duration such as 24h, got %q", v)
 		}
 		c.SVIDTTL = Duration(d)
+	case "trust-threshold":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number in [0, 1] such as 0.2, got %q", v)
+		}
+		c.TrustThreshold = f
 	case "eval-memory":
 		n, err := parseQuantity(v)
 		if err != nil {

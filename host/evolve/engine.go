@@ -76,6 +76,14 @@ type Options struct {
 	// evaluations, wall time) or "persist" (checkpoint and status writes).
 	// It must be safe for concurrent use.
 	Timings func(step string, d time.Duration)
+	// Evidence, if set, is the trust log each evaluated candidate's task
+	// results, crashes, OOM kills and timeouts are recorded in (gates.go).
+	Evidence Evidence
+	// Trust, if set, scores candidates for the trust gate (gates.go);
+	// TrustThreshold is the gate of evolutions whose spec.trust_threshold
+	// is 0 (swarmd's trust-threshold; 0: none).
+	Trust          TrustServices
+	TrustThreshold float64
 }
 
 // Engine runs evolutions. Its methods are safe for concurrent use.
@@ -198,6 +206,9 @@ func (e *Engine) Create(ctx context.Context, evo *v1.Evolution, requestID string
 	ref := evo.GetSpec().GetStrategy()
 	if _, _, err := e.opts.Plugins.Open(ctx, ref.GetName(), ref.GetVersion(), plugin.KindStrategy); err != nil {
 		return nil, fieldErr("spec.strategy", "%v", err)
+	}
+	if err := e.checkGates(ctx, evo.GetSpec()); err != nil {
+		return nil, err
 	}
 	evo.Status = &v1.EvolutionStatus{Phase: PhasePending}
 	out, _, err := e.evolutions.Create(ctx, evo, requestID)

@@ -31,6 +31,7 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$`)
 
 // runner is the state of one evolution's loop.
 type runner struct {
+	gates    gates // trust gate and personality (gates.go)
 	e        *Engine
 	name     string
 	evo      *v1.Evolution
@@ -115,6 +116,9 @@ func (r *runner) loop(ctx context.Context) error {
 		return err
 	}
 	if err := r.openStrategy(ctx); err != nil {
+		return err
+	}
+	if err := r.openGates(ctx); err != nil {
 		return err
 	}
 	if err := r.evaluateBaseline(ctx); err != nil {
@@ -329,7 +333,7 @@ func (r *runner) propose(ctx context.Context) error {
 	if b := r.plan.budget.evaluations; b > 0 {
 		n = int(min(int64(n), b-r.ck.GetEvaluations()))
 	}
-	res, err := r.call(ctx, "propose", []byte(`{"version":1,"n":`+strconv.Itoa(n)+`}`))
+	res, err := r.call(ctx, "propose", r.proposeRequest(ctx, n))
 	if err != nil {
 		return err
 	}
@@ -575,6 +579,9 @@ func (r *runner) observe(ctx context.Context) error {
 		}
 		batch = append(batch, c)
 	}
+	if err := r.gateBatch(ctx, batch); err != nil {
+		return err
+	}
 	if err := r.tell(ctx, batch); err != nil {
 		return err
 	}
@@ -629,6 +636,9 @@ func (r *runner) tell(ctx context.Context, batch []*v1.Candidate) error {
 			res.Reason = "rejected: " + st.GetReason()
 		}
 		res.Complete = st.GetPhase() == CandidateEvaluated && st.GetStage() == lastStage
+		if Untrusted(c) { // the trust gate: never a parent
+			res.Failed, res.Complete = true, false
+		}
 		if len(st.GetTaskResults()) > 1 { // one task's scores are the scores
 			for _, t := range st.GetTaskResults() {
 				res.Tasks = append(res.Tasks, taskScore{Task: t.GetTask(), Scores: t.GetScores(), Failed: t.GetFailed()})
@@ -651,8 +661,9 @@ func (r *runner) updateStatus(ctx context.Context, batch []*v1.Candidate) error 
 	evo, err := r.e.evolutions.Modify(ctx, r.name, nil, func(evo *v1.Evolution) error {
 		st := evo.Status
 		st.Generation, st.Evaluations = r.ck.GetGeneration(), r.ck.GetEvaluations()
+		r.gateConditions(st)
 		for _, c := range batch {
-			if c.GetStatus().GetPhase() != CandidateEvaluated || !r.complete(c) {
+			if c.GetStatus().GetPhase() != CandidateEvaluated || !r.complete(c) || Untrusted(c) {
 				continue
 			}
 			if _, ok := st.GetBestScores()[primary.Name]; st.GetBestCandidate() == "" || !ok ||

@@ -38,6 +38,7 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/host/trust"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/containerd"
 	"github.com/stratoswarm/stratoswarm/runtime/mesh"
@@ -64,6 +65,11 @@ type Server struct {
 	gaugeMu      sync.Mutex
 	gaugeNames   map[string]map[string]bool // plugin → metric names seen
 	catalog      suite.Catalog
+
+	// trustLog is the trust evidence log (<data-dir>/trust) and trustSvcs
+	// the scorers over it, one per trust plugin version (trust.go).
+	trustLog  *trust.Log
+	trustSvcs trustServices
 
 	// containerd runs containers with runtime containerd; nil without
 	// containerd-address.
@@ -131,6 +137,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		if s.plugins != nil {
 			s.plugins.Close(context.Background())
 		}
+		if s.trustLog != nil {
+			s.trustLog.Close()
+		}
 		if s.store != nil {
 			s.store.Close()
 		}
@@ -149,6 +158,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(fmt.Errorf("open store: %w", err))
 	}
 	s.nodes = store.NewRepository[*v1.Node](s.store, kindNode, false)
+	if s.trustLog, err = openTrustLog(cfg.DataDir, log.With("component", "trust")); err != nil {
+		return fail(err)
+	}
 	evidence := &evidenceSink{}
 	popts := plugin.Options{
 		CacheDir: filepath.Join(cfg.CacheDir, "wasm"),
@@ -226,6 +238,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 				s.evoSteps.WithLabelValues(step).Observe(d.Seconds())
 			}
 		},
+		Evidence:       s.trustLog,
+		Trust:          s.trustService,
+		TrustThreshold: cfg.TrustThreshold,
 	})
 	if cfg.ContainerdAddress != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -444,6 +459,7 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.heartbeatLoop(ctx)
 	}()
+	s.startReplicaExits(ctx)
 	// Built-in plugins are validated and benchmarked in the background;
 	// versions a previous run left half-gated are gated again.
 	s.wg.Add(1)
@@ -607,6 +623,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.native != nil {
 			s.native.Close() // its containers stop with it
+		}
+		if e := s.trustLog.Close(); e != nil {
+			s.log.Warn("close the trust log", "err", e)
 		}
 		err = s.store.Close()
 		s.lock.release()

@@ -8,6 +8,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -152,6 +153,29 @@ type Options struct {
 	// Limits bound each candidate evaluation's container (process-based
 	// suites); zero fields take Catalog.DefaultLimits.
 	Limits container.Limits
+	// MemoryScale multiplies the memory limit (and the cpu tier's quota,
+	// which is the same limit) after the defaults are applied: an
+	// evolution's personality gives candidates 1 + its resource headroom.
+	// 0 means 1; it must not be negative or NaN.
+	MemoryScale float64
+}
+
+// scaleMemory returns l with its memory limit multiplied by f (0: 1).
+func scaleMemory(l container.Limits, f float64) (container.Limits, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return l, fmt.Errorf("memory scale %v must be a finite number, 0 or more", f)
+	}
+	if f == 0 || f == 1 {
+		return l, nil
+	}
+	scale := func(q int64) int64 { return int64(math.Round(float64(q) * f)) }
+	l.MemoryBytes = scale(l.MemoryBytes)
+	if q, ok := l.Tiers[container.TierCPU]; ok && q > 0 {
+		tiers := maps.Clone(l.Tiers)
+		tiers[container.TierCPU] = scale(q)
+		l.Tiers = tiers
+	}
+	return l, nil
 }
 
 // Catalog resolves suite names to built-in suites.
@@ -192,7 +216,10 @@ func (c Catalog) Names() []string {
 // candidates of process-based suites; limits that do not validate are an
 // error.
 func (c Catalog) Lookup(name string, opts Options) (Suite, error) {
-	limits := opts.Limits.WithDefaults(c.DefaultLimits)
+	limits, err := scaleMemory(opts.Limits.WithDefaults(c.DefaultLimits), opts.MemoryScale)
+	if err != nil {
+		return nil, fmt.Errorf("suite %s: %w", name, err)
+	}
 	if err := limits.Validate(); err != nil {
 		return nil, fmt.Errorf("suite %s: candidate limits: %w", name, err)
 	}

@@ -61,6 +61,10 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	return &Service{log: opts.Log, scorer: opts.Scorer, scorerSubject: opts.ScorerSubject, callGraph: opts.CallGraph, last: map[Subject]TrustScore{}}, nil
 }
 
+// Scorer is the plugin version (or native scorer's subject) that scores:
+// its failures and clamped answers are appended to this subject's log.
+func (s *Service) Scorer() Subject { return s.scorerSubject }
+
 // Score scores the subject's whole log as of now. now must be given, not
 // read from the clock, so that scoring the same log at the same now gives
 // the same score (replay).

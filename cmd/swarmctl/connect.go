@@ -142,6 +142,7 @@ type conn struct {
 	agents   v1.AgentServiceClient
 	plugins  v1.PluginServiceClient
 	ops      v1.OperationServiceClient
+	canaries v1.CanaryServiceClient
 	closeErr io.Writer
 }
 
@@ -187,6 +188,7 @@ func (o *options) connect(quiet bool) (*conn, error) {
 	c.agents = v1.NewAgentServiceClient(cc)
 	c.plugins = v1.NewPluginServiceClient(cc)
 	c.ops = v1.NewOperationServiceClient(cc)
+	c.canaries = v1.NewCanaryServiceClient(cc)
 	return c, nil
 }
 

@@ -116,6 +116,7 @@ addresses. Every call carries the bearer token that swarmd writes to
 		newPluginCmd(o),
 		newEvolutionCmd(o),
 		newContainerCmd(o),
+		newCanaryCmd(o),
 		newConfigCmd(o),
 	)
 	return root, o

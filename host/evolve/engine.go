@@ -84,6 +84,11 @@ type Options struct {
 	// is 0 (swarmd's trust-threshold; 0: none).
 	Trust          TrustServices
 	TrustThreshold float64
+	// Router, if set, puts new evolutions on the arms of plugin canaries;
+	// Outcomes, if set, is told every strategy call's latency and failure
+	// and every generation's gain (outcomes.go).
+	Router   Router
+	Outcomes Outcomes
 }
 
 // Engine runs evolutions. Its methods are safe for concurrent use.

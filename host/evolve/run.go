@@ -41,7 +41,8 @@ type runner struct {
 	sess     *plugin.Session
 	pluginID string
 	started  time.Time
-	rejected int // generations in a row with only rejected candidates
+	rejected int      // generations in a row with only rejected candidates
+	out      outcomes // canary arm and outcome reports (outcomes.go)
 }
 
 // strategyError marks a failure of the strategy plugin: the evolution
@@ -209,7 +210,7 @@ func (r *runner) saveCheckpoint(ctx context.Context) error {
 // evaluated candidate.
 func (r *runner) openStrategy(ctx context.Context) error {
 	ref := r.evo.GetSpec().GetStrategy()
-	p, version, err := r.e.opts.Plugins.Open(ctx, ref.GetName(), ref.GetVersion(), plugin.KindStrategy)
+	p, version, err := r.openPlugin(ctx, ref, len(r.ck.GetSnapshot()) == 0)
 	if err != nil {
 		return fmt.Errorf("strategy %s: %w", ref.GetName(), err)
 	}
@@ -308,7 +309,9 @@ func (r *runner) replay(ctx context.Context) error {
 // call runs one strategy operation; a failure is a strategyError.
 func (r *runner) call(ctx context.Context, op string, req []byte) (json.RawMessage, error) {
 	defer r.time("strategy", r.e.now())
+	start := r.e.now()
 	res, err := r.sess.Call(ctx, op, req)
+	r.reportCall(ctx, op, start, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -595,6 +598,7 @@ func (r *runner) observe(ctx context.Context) error {
 	if err := r.saveCheckpoint(ctx); err != nil {
 		return err
 	}
+	r.reportGeneration(batch, evaluated)
 	return r.updateStatus(ctx, batch)
 }
 

@@ -238,12 +238,13 @@ func TestBuiltinInterruptedMidGateIsFinishedNextStart(t *testing.T) {
 	f := newFixture(t)
 	manifest, module := builtin(t, "strategy-random")
 	fsys := fstest.MapFS{"strategy-random.yaml": {Data: manifest}, "strategy-random.wasm": {Data: module}}
+	m, _ := ParseManifest(manifest)
 	// A daemon stopped while gating: the context ends during the gates.
 	ctx, cancel := context.WithCancel(context.Background())
 	from := strconv.FormatInt(f.store.Revision(), 10)
 	go func() {
 		_ = f.reg.Plugins().Watch(ctx, from, func(ev store.Event[*v1.Plugin]) error {
-			if v := findVersion(ev.Object, "1.0.0"); v != nil && v.GetState() == StateBenchmarking {
+			if v := findVersion(ev.Object, m.Version); v != nil && v.GetState() == StateBenchmarking {
 				cancel()
 			}
 			return nil
@@ -256,7 +257,7 @@ func TestBuiltinInterruptedMidGateIsFinishedNextStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := findVersion(p, "1.0.0"); v.GetState() != StateBenchmarking || p.GetSpec().GetDefaultVersion() != "" {
+	if v := findVersion(p, m.Version); v.GetState() != StateBenchmarking || p.GetSpec().GetDefaultVersion() != "" {
 		t.Fatalf("after the interruption: %s, default %q", v.GetState(), p.GetSpec().GetDefaultVersion())
 	}
 	// Resume leaves built-ins alone; the next install finishes them.
@@ -268,7 +269,7 @@ func TestBuiltinInterruptedMidGateIsFinishedNextStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ = f.reg.Plugins().Get(context.Background(), "random")
-	if v := findVersion(p, "1.0.0"); v.GetState() != StateDefault || p.GetSpec().GetDefaultVersion() != "1.0.0" {
+	if v := findVersion(p, m.Version); v.GetState() != StateDefault || p.GetSpec().GetDefaultVersion() != m.Version {
 		t.Fatalf("after the next install: %s %q, default %q", v.GetState(), v.GetReason(), p.GetSpec().GetDefaultVersion())
 	}
 }
@@ -356,7 +357,8 @@ func TestBadModulesAreRejectedWithTheReason(t *testing.T) {
 			t.Errorf("%s: state %s reason %q, want Rejected mentioning %q", c.name, v.GetState(), v.GetReason(), c.want)
 		}
 	}
-	if _, err := f.reg.Promote(context.Background(), "noise", "1.0.0"); !errors.Is(err, ErrState) {
+	m, _ := ParseManifest(manifest)
+	if _, err := f.reg.Promote(context.Background(), "noise", m.Version); !errors.Is(err, ErrState) {
 		t.Fatalf("promoting a rejected version: %v", err)
 	}
 }

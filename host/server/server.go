@@ -35,9 +35,11 @@ import (
 	"github.com/stratoswarm/stratoswarm/host/llm"
 	"github.com/stratoswarm/stratoswarm/host/plugin"
 	"github.com/stratoswarm/stratoswarm/host/plugin/builtin"
+	"github.com/stratoswarm/stratoswarm/host/pluginrelease"
 	"github.com/stratoswarm/stratoswarm/host/registry"
 	"github.com/stratoswarm/stratoswarm/host/store"
 	"github.com/stratoswarm/stratoswarm/host/suite"
+	"github.com/stratoswarm/stratoswarm/host/telemetry"
 	"github.com/stratoswarm/stratoswarm/host/trust"
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 	"github.com/stratoswarm/stratoswarm/runtime/containerd"
@@ -60,6 +62,10 @@ type Server struct {
 	registry *registry.Registry
 	engine   *evolve.Engine
 	evoSteps *prometheus.HistogramVec
+	// pluginRouter puts new evolutions on the arms of plugin canaries and
+	// pluginHub holds their strategy outcomes (pluginrelease.go).
+	pluginRouter *pluginrelease.Router
+	pluginHub    *telemetry.Hub
 
 	pluginGauges *prometheus.GaugeVec
 	gaugeMu      sync.Mutex
@@ -226,6 +232,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.native != nil {
 		s.catalog.Runtimes[runtimeNative] = s.native
 	}
+	if s.pluginRouter, s.pluginHub, err = newPluginRelease(); err != nil {
+		return fail(err)
+	}
 	s.engine = evolve.New(evolve.Options{
 		Store:      s.store,
 		Plugins:    s.registry,
@@ -238,6 +247,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 				s.evoSteps.WithLabelValues(step).Observe(d.Seconds())
 			}
 		},
+		Router:         s.pluginRouter,
+		Outcomes:       pluginrelease.NewRecorder(s.pluginHub, nil),
 		Evidence:       s.trustLog,
 		Trust:          s.trustService,
 		TrustThreshold: cfg.TrustThreshold,

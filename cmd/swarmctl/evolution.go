@@ -154,6 +154,9 @@ type evolutionFlags struct {
 	candidateMemory, candidateCPUs string
 	candidatePids                  int64
 	candidateTiers                 []string
+	// the trust gate and the personality
+	personality, trustScorer string
+	trustThreshold           float64
 
 	requestID string
 	detach    bool
@@ -163,7 +166,8 @@ type evolutionFlags struct {
 func specFlagNames() []string {
 	return []string{"suite", "strategy", "strategy-config", "space", "objective", "max-evaluations",
 		"max-generations", "parallelism", "batch-size", "wall-time", "seed", "stage",
-		"candidate-memory", "candidate-cpus", "candidate-pids", "candidate-tier"}
+		"candidate-memory", "candidate-cpus", "candidate-pids", "candidate-tier",
+		"personality", "trust-scorer", "trust-threshold"}
 }
 
 // bind declares the flags on cmd.
@@ -185,12 +189,17 @@ func (f *evolutionFlags) bind(o *options, cmd *cobra.Command) {
 	fl.StringVar(&f.candidateCPUs, "candidate-cpus", "", "CPU quota in cores of each candidate evaluation, 0.5 for half a core (default: swarmd's eval-cpus)")
 	fl.Int64Var(&f.candidatePids, "candidate-pids", 0, "most processes of each candidate evaluation (0: swarmd's eval-pids)")
 	fl.StringArrayVar(&f.candidateTiers, "candidate-tier", nil, "memory tier quota of each candidate evaluation TIER=QUANTITY, e.g. nvme=10Gi (repeatable; tiers "+tierList()+"; cpu is the memory limit)")
+	fl.StringVar(&f.personality, "personality", "", "personality plugin, NAME or NAME@VERSION (explorer, balanced, conservative): its mutation bias reaches the strategy, its resource headroom the candidates' memory (default: none)")
+	fl.StringVar(&f.trustScorer, "trust-scorer", "", "trust plugin that scores the candidates, NAME or NAME@VERSION (default: beta)")
+	fl.Float64Var(&f.trustThreshold, "trust-threshold", 0, "trust lower bound a candidate needs to be a parent or the best, in [0, 1] (0: swarmd's trust-threshold; negative: no gate)")
 	fl.StringVar(&f.requestID, "request-id", "", "idempotency key: a repeated start with it returns the first result (default: random)")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "return once the evolution is started instead of following it")
 	_ = cmd.RegisterFlagCompletionFunc("suite", o.completeSuites())
 	_ = cmd.RegisterFlagCompletionFunc("strategy", o.completeStrategies())
 	_ = cmd.RegisterFlagCompletionFunc("candidate-tier", completeTiers)
-	for _, n := range []string{"candidate-memory", "candidate-cpus", "candidate-pids"} {
+	_ = cmd.RegisterFlagCompletionFunc("personality", cobra.FixedCompletions([]string{"explorer", "balanced", "conservative"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("trust-scorer", cobra.FixedCompletions([]string{"beta", "eigentrust"}, cobra.ShellCompDirectiveNoFileComp))
+	for _, n := range []string{"candidate-memory", "candidate-cpus", "candidate-pids", "trust-threshold"} {
 		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
 	}
 	_ = cmd.MarkFlagFilename("space", "yaml", "yml", "json")
@@ -249,6 +258,20 @@ func (f *evolutionFlags) spec(fs *pflag.FlagSet, read func(string) ([]byte, erro
 	if s.CandidateResources, err = f.candidateResources(); err != nil {
 		return nil, err
 	}
+	if f.personality != "" {
+		if s.Personality, err = parsePluginRef("--personality", f.personality); err != nil {
+			return nil, err
+		}
+	}
+	if f.trustScorer != "" {
+		if s.TrustScorer, err = parsePluginRef("--trust-scorer", f.trustScorer); err != nil {
+			return nil, err
+		}
+	}
+	if t := f.trustThreshold; math.IsNaN(t) || t > 1 {
+		return nil, usagef("--trust-threshold %v: give a trust lower bound in [0, 1] (0: swarmd's trust-threshold; negative: no gate)", t)
+	}
+	s.TrustThreshold = f.trustThreshold
 	stageNames := map[string]bool{}
 	for _, arg := range f.stages {
 		st, err := parseStage(arg)
@@ -783,7 +806,8 @@ func describeEvolution(w io.Writer, ev *v1.Evolution, best *v1.Candidate, bestEr
 		rows = append(rows, []string{st.GetName(), st.GetSubset(), formatScore(st.GetThreshold())})
 	}
 	d.table(2, []string{"NAME", "SUBSET", "THRESHOLD"}, rows)
-	d.field(1, "Trust scorer", pluginRef(s.GetTrustScorer()))
+	d.field(1, "Trust scorer", orDefault(pluginRef(s.GetTrustScorer()), "<none>", "beta"))
+	d.field(1, "Trust threshold", trustThresholdString(s.GetTrustThreshold()))
 	d.field(1, "Personality", pluginRef(s.GetPersonality()))
 	if space := s.GetSearchSpace(); space != nil {
 		d.section(1, "Search space")
@@ -827,12 +851,40 @@ func describeEvolution(w io.Writer, ev *v1.Evolution, best *v1.Candidate, bestEr
 		d.field(1, "Parents", orNone(strings.Join(cs.GetParents(), ", ")))
 		d.field(1, "Phase", orNone(best.GetStatus().GetPhase()))
 		d.field(1, "Stage", orNone(best.GetStatus().GetStage()))
+		if ts := best.GetStatus().GetTrust(); ts != nil {
+			d.field(1, "Trust", trustString(ts))
+		}
 		d.section(1, "Scores")
 		d.table(2, []string{"NAME", "VALUE"}, scoreRows(best.GetStatus().GetScores()))
 		d.section(1, "Genome")
 		d.table(2, []string{"PARAMETER", "VALUE"}, genomeRows(cs.GetGenome()))
 	}
 	return d.flush()
+}
+
+// orDefault is s, or def when s is none.
+func orDefault(s, none, def string) string {
+	if s == none {
+		return def
+	}
+	return s
+}
+
+// trustThresholdString writes an evolution's trust threshold.
+func trustThresholdString(t float64) string {
+	switch {
+	case t < 0:
+		return "none (the trust gate is off)"
+	case t == 0:
+		return "<swarmd's trust-threshold>"
+	}
+	return strconv.FormatFloat(t, 'g', -1, 64)
+}
+
+// trustString writes a candidate's trust score.
+func trustString(ts *v1.TrustScore) string {
+	return fmt.Sprintf("score %.3g, lower bound %.3g, uncertainty %.3g (%s, %d evidence records)",
+		ts.GetScore(), ts.GetLowerBound(), ts.GetUncertainty(), pluginRef(ts.GetScorer()), ts.GetEvidenceCount())
 }
 
 // directionName spells a direction for people.
@@ -1469,10 +1521,14 @@ func writeArchiveTable(w io.Writer, cands []*v1.Candidate, objectives []string) 
 	tw := newTable(w)
 	writeRow(tw, header...)
 	for _, c := range cands {
+		phase := orNone(c.GetStatus().GetPhase())
+		if evolve.Untrusted(c) {
+			phase += " (untrusted)" // the trust gate kept it out: never a parent or the best
+		}
 		row := []string{
 			c.GetMetadata().GetName(),
 			strconv.Itoa(int(c.GetSpec().GetGeneration())),
-			orNone(c.GetStatus().GetPhase()),
+			phase,
 			orNone(c.GetSpec().GetOperator()),
 			truncate(orNone(strings.Join(c.GetSpec().GetParents(), ",")), 40),
 		}

@@ -44,6 +44,7 @@ versions form a lineage.`,
 		RunE: showHelp,
 	}
 	cmd.AddCommand(newAgentCreateCmd(o), newAgentLsCmd(o), newAgentDescribeCmd(o), newAgentLogsCmd(o), newAgentRmCmd(o))
+	cmd.AddCommand(newAgentTelemetryCmds(o)...) // agenttelemetry.go: top, events, push-metrics
 	return cmd
 }
 

@@ -102,6 +102,10 @@ type Config struct {
 	// "containerd" (a container per evaluation, with the limits above), or
 	// "process" (a plain child process: no isolation, no limits).
 	EvalRuntime string `json:"eval-runtime"`
+	// TelemetryScrapeInterval is how often swarmd reads the telemetry of
+	// every running agent replica: its /metrics, its container's usage and
+	// the mesh's counters.
+	TelemetryScrapeInterval Duration `json:"telemetry-scrape-interval"`
 }
 
 // ContainerRuntimes are the values container-runtime may take.
@@ -109,6 +113,17 @@ func ContainerRuntimes() []string { return []string{"native", "containerd"} }
 
 // EvalRuntimes are the values eval-runtime may take.
 func EvalRuntimes() []string { return []string{"native", "containerd", "process"} }
+
+// DefaultTelemetryScrapeInterval is telemetry-scrape-interval's default.
+const DefaultTelemetryScrapeInterval = 5 * time.Second
+
+// Bounds of telemetry-scrape-interval: reads more often than the minimum
+// cost more than they tell; past the maximum the 15-minute window holds
+// too few samples to summarise.
+const (
+	MinTelemetryScrapeInterval = 100 * time.Millisecond
+	MaxTelemetryScrapeInterval = 5 * time.Minute
+)
 
 // DefaultTrustThreshold is trust-threshold's default: with the beta scorer's
 // 5% lower bound, a candidate whose one task succeeded (0.224) or that
@@ -216,6 +231,8 @@ func Default() Config {
 		EvalCPUs:    1,
 		EvalPids:    128,
 		EvalRuntime: "native",
+
+		TelemetryScrapeInterval: Duration(DefaultTelemetryScrapeInterval),
 	}
 }
 
@@ -306,6 +323,9 @@ func (c Config) Validate() error {
 	} else if c.EvalRuntime == "containerd" && c.ContainerdAddress == "" {
 		errs = append(errs, errors.New("eval-runtime: containerd needs containerd-address set to a containerd socket; or choose native or process"))
 	}
+	if d := time.Duration(c.TelemetryScrapeInterval); d < MinTelemetryScrapeInterval || d > MaxTelemetryScrapeInterval {
+		errs = append(errs, fmt.Errorf("telemetry-scrape-interval: %v is outside %v to %v (default %v; at most 12s for anomaly events on scraped series)", d, MinTelemetryScrapeInterval, MaxTelemetryScrapeInterval, DefaultTelemetryScrapeInterval))
+	}
 	if c.WatchHistory < 1 {
 		errs = append(errs, fmt.Errorf("watch-history: %d must be at least 1", c.WatchHistory))
 	}
@@ -333,14 +353,14 @@ func Parse(data []byte, base Config) (Config, error) {
 	}
 	cfg := base
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return base, explainYAML(err)
+		return base, explainYAML(err, data)
 	}
 	return cfg, nil
 }
 
 // explainYAML rewrites encoding/json's wording, which sigs.k8s.io/yaml
 // passes through, into one that names the key.
-func explainYAML(err error) error {
+func explainYAML(err error, data []byte) error {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
 	if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
@@ -355,9 +375,10 @@ func explainYAML(err error) error {
 		return fmt.Errorf("key %q: wrong type: got %s, want %s", key, what, typ)
 	}
 	// errors from Duration.UnmarshalJSON and Quantity.UnmarshalJSON
-	// arrive without the key name; each type has one key
+	// arrive without the key name: find the duration key whose value does
+	// not parse (Quantity has one key)
 	if strings.Contains(msg, "duration string") {
-		return fmt.Errorf("key %q: %s", "shutdown-timeout", msg)
+		return fmt.Errorf("key %q: %s", badDurationKey(data), msg)
 	}
 	if strings.Contains(msg, "byte quantity") {
 		return fmt.Errorf("key %q: %s", "eval-memory", msg)
@@ -365,11 +386,34 @@ func explainYAML(err error) error {
 	return fmt.Errorf("invalid YAML: %s", msg)
 }
 
+// durationKeys are the keys of type Duration.
+var durationKeys = []string{"shutdown-timeout", "svid-ttl", "telemetry-scrape-interval"}
+
+// badDurationKey names the first duration key in the YAML data whose value
+// is not a duration string.
+func badDurationKey(data []byte) string {
+	var m map[string]any
+	if yaml.Unmarshal(data, &m) == nil {
+		for _, k := range durationKeys {
+			v, ok := m[k]
+			if !ok {
+				continue
+			}
+			if s, isString := v.(string); !isString {
+				return k
+			} else if _, err := time.ParseDuration(s); err != nil {
+				return k
+			}
+		}
+	}
+	return strings.Join(durationKeys, " or ")
+}
+
 // Keys lists the configuration keys.
 func Keys() []string {
 	return []string{"data-dir", "cache-dir", "grpc-addr", "http-addr", "log-level", "log-format", "shutdown-timeout", "watch-history", "node-name", "trust-threshold",
 		"plugin-grants", "allow-unsigned-plugins", "max-plugin-bytes", "tspsolver", "llm-endpoint", "llm-model", "llm-api-key-file",
-		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime", "trust-domain", "svid-ttl"}
+		"native-init", "container-runtime", "containerd-address", "containerd-namespace", "eval-memory", "eval-cpus", "eval-pids", "eval-runtime", "trust-domain", "svid-ttl", "telemetry-scrape-interval"}
 }
 
 // envName is the environment variable for a key: SWARMD_DATA_DIR.
@@ -406,6 +450,7 @@ func BindFlags(fs *pflag.FlagSet, d Config) {
 	fs.String("eval-memory", d.EvalMemory.String(), "memory limit of each candidate evaluation of a process-based suite, bytes or 512Mi, 1Gi (0: none; an evolution's candidate_resources override it)")
 	fs.Float64("eval-cpus", d.EvalCPUs, "CPU quota in cores of each candidate evaluation (0: none)")
 	fs.Int64("eval-pids", d.EvalPids, "most processes of each candidate evaluation (0: no limit)")
+	fs.Duration("telemetry-scrape-interval", time.Duration(d.TelemetryScrapeInterval), "how often swarmd reads every agent replica's /metrics, container usage and mesh counters")
 	fs.String("eval-runtime", d.EvalRuntime, "how process-based suites run candidates: "+strings.Join(EvalRuntimes(), ", ")+" (process: unconfined, no limits)")
 }
 
@@ -540,6 +585,12 @@ func (c *Config) set(key, v string) error {
 		c.EvalPids = n
 	case "eval-runtime":
 		c.EvalRuntime = v
+	case "telemetry-scrape-interval":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 5s, got %q", v)
+		}
+		c.TelemetryScrapeInterval = Duration(d)
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

@@ -15,9 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +50,7 @@ type Options struct {
 type Env struct {
 	o         Options
 	scraper   *telemetry.Scraper
-	transport *socketTransport
+	transport *deploy.SocketTransport
 
 	mu      sync.Mutex
 	stop    context.CancelFunc
@@ -82,7 +80,7 @@ func New(o Options) (*Env, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	tr := &socketTransport{sockets: map[string]string{}}
+	tr := &deploy.SocketTransport{}
 	return &Env{o: o, transport: tr, scraper: &telemetry.Scraper{Client: &http.Client{Transport: tr}}}, nil
 }
 
@@ -131,7 +129,7 @@ func (e *Env) scrapeLoop(ctx context.Context) {
 // scrape reads replica r's /metrics (through its socket) into the hub:
 // counters as rates, histograms as means between two scrapes.
 func (e *Env) scrape(ctx context.Context, version string, r deploy.Replica, rates map[string]*telemetry.Rates) error {
-	host := e.transport.register(r)
+	host := e.transport.Register(r)
 	readings, err := e.scraper.Fetch(ctx, "http://"+host+"/metrics")
 	if err != nil {
 		return err
@@ -202,42 +200,4 @@ func (e *Env) stopScraping() {
 		stop()
 		<-done
 	}
-}
-
-// socketTransport is an http.RoundTripper that reaches replicas by their
-// sockets: a replica's host name in a URL maps to its socket.
-type socketTransport struct {
-	mu      sync.Mutex
-	sockets map[string]string
-	rt      http.Transport
-	once    sync.Once
-}
-
-// register maps a host name for replica r and returns it.
-func (t *socketTransport) register(r deploy.Replica) string {
-	host := strings.NewReplacer("@", ".", "/", ".").Replace(r.ID) + ".replica"
-	t.mu.Lock()
-	t.sockets[host] = r.Socket
-	t.mu.Unlock()
-	return host
-}
-
-func (t *socketTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.once.Do(func() {
-		t.rt.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				host = addr
-			}
-			t.mu.Lock()
-			sock, ok := t.sockets[host]
-			t.mu.Unlock()
-			if !ok {
-				return nil, fmt.Errorf("no replica named %s", host)
-			}
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}
-		t.rt.DisableKeepAlives = true
-	})
-	return t.rt.RoundTrip(req)
 }

@@ -94,6 +94,11 @@ type Server struct {
 	agentRunner *agentRunner
 	canaries    *canaryService
 	containers  *containerService
+	// hub is the node's telemetry (host/telemetry): the mesh's, the
+	// replicas' containers' and the agents' own series, fed by the loop
+	// in telemetry.go; telemetry serves TelemetryService.
+	hub       *telemetry.Hub
+	telemetry *telemetryService
 
 	grpc       *grpc.Server
 	health     *health.Server
@@ -342,6 +347,8 @@ func (s *Server) build() {
 		agents: agents, runner: s.agentRunner, canaries: s.canaries,
 		ca: s.ca, ttl: time.Duration(s.cfg.SVIDTTL), dir: filepath.Join(s.cfg.DataDir, "identity", "agents"),
 	})
+	s.telemetry = s.buildTelemetry(agents)
+	v1.RegisterTelemetryServiceServer(s.grpc, s.telemetry)
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
 	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
@@ -516,7 +523,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		v1.RegisterClusterServiceHandler, v1.RegisterNodeServiceHandler, v1.RegisterTierServiceHandler,
 		v1.RegisterGPUServiceHandler, v1.RegisterOperationServiceHandler, v1.RegisterAgentServiceHandler,
 		v1.RegisterSuiteServiceHandler, v1.RegisterEvolutionServiceHandler, v1.RegisterPluginServiceHandler,
-		v1.RegisterCanaryServiceHandler, v1.RegisterContainerServiceHandler,
+		v1.RegisterCanaryServiceHandler, v1.RegisterContainerServiceHandler, v1.RegisterTelemetryServiceHandler,
 	} {
 		if err := reg(ctx, gw, s.gwConn); err != nil {
 			return fmt.Errorf("register REST handler: %w", err)

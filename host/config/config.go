@@ -128,7 +128,7 @@ const (
 // DefaultTrustThreshold is trust-threshold's default: with the beta scorer's
 // 5% lower bound, a candidate whose one task succeeded (0.224) or that
 // passed two of three (0.25) is admitted, one that failed its task (0.025)
-// or two of three (0.076) is not (docs/RATIONALE.md).
+// or two of three (0.098) is not (docs/RATIONALE.md).
 const DefaultTrustThreshold = 0.2
 
 // minEvalCPUs is the smallest CPU quota the kernel enforces.

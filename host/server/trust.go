@@ -76,6 +76,15 @@ func (s *Server) trustService(ctx context.Context, ref *v1.PluginRef) (*trust.Se
 		name = defaultTrustScorer
 	}
 	p, version, err := s.registry.Open(ctx, name, ref.GetVersion(), plugin.KindTrust)
+	if err != nil && s.builtins != nil {
+		// Evolutions may start while the built-ins are still being
+		// gated (the strategies come first): wait for them, once.
+		select {
+		case <-s.builtins:
+			p, version, err = s.registry.Open(ctx, name, ref.GetVersion(), plugin.KindTrust)
+		case <-ctx.Done():
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("trust scorer %s: %w (swarmctl plugin ls lists the trust plugins: beta, eigentrust)", name, err)
 	}

@@ -300,13 +300,17 @@ func (r *runner) gateBatch(ctx context.Context, batch []*v1.Candidate) error {
 			r.e.log.Warn("candidate has no valid trust subject; not recorded or gated", "evolution", r.name, "candidate", id, "err", err)
 			continue
 		}
-		if err := r.recordEvaluation(ctx, subj, c, now); err != nil {
+		at, err := r.recordEvaluation(ctx, subj, c, now)
+		if err != nil {
 			return err
 		}
 		if r.gates.svc == nil || c.GetStatus().GetTrust() != nil {
 			continue // no scorer, or gated before a restart
 		}
-		ts, err := r.gates.svc.Score(ctx, subj, now)
+		// Scored as of its evaluation's records, not the clock: the same
+		// log gives the same score, in a resumed run as in an
+		// uninterrupted one.
+		ts, err := r.gates.svc.Score(ctx, subj, at)
 		if err != nil {
 			return fmt.Errorf("trust of candidate %s: %w", id, err)
 		}
@@ -335,31 +339,36 @@ func (r *runner) gateBatch(ctx context.Context, batch []*v1.Candidate) error {
 	return nil
 }
 
-// recordEvaluation appends candidate c's evaluation to subject's log,
-// unless this evolution recorded it already (a restart between the append
-// and the observe).
-func (r *runner) recordEvaluation(ctx context.Context, subj trust.Subject, c *v1.Candidate, now time.Time) error {
+// recordEvaluation appends candidate c's evaluation to subject's log at
+// now, unless this evolution recorded it already (a restart between the
+// append and the observe). It returns the time of the records: now, or
+// that of the records found.
+func (r *runner) recordEvaluation(ctx context.Context, subj trust.Subject, c *v1.Candidate, now time.Time) (time.Time, error) {
 	if r.e.opts.Evidence == nil {
-		return nil
+		return now, nil
 	}
 	prefix := "evolution " + r.name + ": "
 	old, err := r.e.opts.Evidence.List(ctx, subj, 0)
 	if err != nil {
-		return fmt.Errorf("read the trust evidence of %s: %w", subj, err)
+		return now, fmt.Errorf("read the trust evidence of %s: %w", subj, err)
 	}
+	var at time.Time
 	for _, e := range old {
-		if e.Source == SourceEvolve && strings.HasPrefix(e.Detail, prefix) {
-			return nil
+		if e.Source == SourceEvolve && strings.HasPrefix(e.Detail, prefix) && e.Time.After(at) {
+			at = e.Time
 		}
+	}
+	if !at.IsZero() {
+		return at, nil
 	}
 	es := evaluationEvidence(prefix+"candidate "+c.GetMetadata().GetName(), c, now)
 	if len(es) == 0 {
-		return nil
+		return now, nil
 	}
 	if _, err := r.e.opts.Evidence.Append(context.WithoutCancel(ctx), subj, es...); err != nil {
-		return fmt.Errorf("record the trust evidence of %s: %w", subj, err)
+		return now, fmt.Errorf("record the trust evidence of %s: %w", subj, err)
 	}
-	return nil
+	return now, nil
 }
 
 // evaluationEvidence is the evidence of one evaluation: a task record per

@@ -536,9 +536,11 @@ func TestEvaluationEvidenceIsRecordedOnce(t *testing.T) {
 	if subj.String() != "agent/solver@c-1" {
 		t.Fatalf("subject %s", subj)
 	}
-	for range 2 {
-		if err := r.recordEvaluation(context.Background(), subj, c, time.Now()); err != nil {
-			t.Fatal(err)
+	first := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	for i := range 2 {
+		at, err := r.recordEvaluation(context.Background(), subj, c, first.Add(time.Duration(i)*time.Hour))
+		if err != nil || !at.Equal(first) {
+			t.Fatalf("record %d: at %v, %v; want the first record's time %v", i, at, err, first)
 		}
 	}
 	ev, _ := l.List(context.Background(), subj, 0)
@@ -551,7 +553,7 @@ func TestEvaluationEvidenceIsRecordedOnce(t *testing.T) {
 	}
 	// Another evolution of the same agent records its own.
 	r2 := &runner{e: e, name: "e2", evo: evo}
-	if err := r2.recordEvaluation(context.Background(), subj, c, time.Now()); err != nil {
+	if _, err := r2.recordEvaluation(context.Background(), subj, c, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if ev, _ := l.List(context.Background(), subj, 0); len(ev) != 8 {

@@ -1,6 +1,8 @@
 package native
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -252,4 +254,94 @@ func parseKey(s, key string) (n uint64) {
 		}
 	}
 	return n
+}
+
+// placeWarm moves warm init pid into a group of its own, named prefix and
+// a random suffix, under the parent, and returns the name: Start then
+// hands the group to the container by renaming it (adopt). On cgroup v1,
+// moving a Go process into a memory group costs milliseconds (the kernel
+// migrates its threads and memory state), a rename microseconds; warm
+// inits pay the move in the background instead of Start. Only on v1: v2
+// refuses renames, and there "" is returned and nothing done.
+func (d cgroupDriver) placeWarm(prefix string, pid int) (string, error) {
+	if d.version != CgroupsV1 {
+		return "", nil
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := prefix + hex.EncodeToString(rnd[:])
+	path := d.parent + "/" + name
+	cg, err := cgroup1.New(cgroup1.StaticPath(path), &specs.LinuxResources{}, cgroup1.WithHierarchy(v1Subsystems))
+	if err != nil {
+		return "", fmt.Errorf("create the warm init's cgroup v1 %s: %w", path, err)
+	}
+	if err := cg.Add(cgroup1.Process{Pid: pid}); err != nil {
+		_ = cg.Delete()
+		return "", fmt.Errorf("move the warm init into cgroup v1 %s: %w", path, err)
+	}
+	return name, nil
+}
+
+// adopt makes warm group name the group of container id, with limits l:
+// in each hierarchy it removes the empty group Create made and renames the
+// warm one in its place, then applies the limits.
+func (d cgroupDriver) adopt(name, id string, l container.Limits) (cgroup, error) {
+	subs, err := v1Subsystems()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range subs {
+		p, ok := s.(interface{ Path(string) string })
+		if !ok {
+			continue
+		}
+		from, to := p.Path(d.parent+"/"+name), p.Path(d.parent+"/"+id)
+		if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("make way for the warm init's cgroup: %w", err)
+		}
+		if err := os.Rename(from, to); err != nil {
+			return nil, fmt.Errorf("hand the warm init's cgroup to the container: %w", err)
+		}
+	}
+	cg, err := d.load(id)
+	if err != nil {
+		return nil, err
+	}
+	g, ok := cg.(v1Group)
+	if !ok {
+		return nil, fmt.Errorf("the container's cgroup %s is not a v1 group", id)
+	}
+	if err := g.cg.Update(resources(l)); err != nil {
+		return nil, fmt.Errorf("set the limits of cgroup v1 %s: %w", g.path, err)
+	}
+	return g, nil
+}
+
+// removeWarm removes warm group name (its init has exited or is killed).
+func (d cgroupDriver) removeWarm(name string) error {
+	if name == "" {
+		return nil
+	}
+	cg, err := d.load(name)
+	if err != nil || cg == nil {
+		return err
+	}
+	_ = cg.kill()
+	return removeCgroup(cg)
+}
+
+// sweepWarm removes the warm groups whose names start with prefix: what a
+// runtime on the same state directory left when it died.
+func (d cgroupDriver) sweepWarm(prefix string) {
+	if d.version != CgroupsV1 {
+		return
+	}
+	for _, h := range []string{"memory", "cpu", "pids"} {
+		ents, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup", h, d.parent))
+		for _, e := range ents {
+			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+				_ = d.removeWarm(e.Name())
+			}
+		}
+	}
 }

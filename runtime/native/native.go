@@ -28,6 +28,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -121,6 +123,13 @@ type Runtime struct {
 	// lastLower is the image root of the last container started: warm
 	// inits are prepared with it.
 	lastLower string
+	// warmPrefix starts the names of the warm inits' cgroups.
+	warmPrefix string
+	// discards are warm inits being discarded in the background.
+	discards sync.WaitGroup
+	// lastStart is when a container last started (Unix ns): refills
+	// wait for a quiet moment (awaitQuiet).
+	lastStart atomic.Int64
 
 	warm     chan *warmInit // inits waiting for a container
 	refill   chan struct{}  // asks the refiller to fill warm
@@ -235,6 +244,11 @@ func New(opts Options) (*Runtime, error) {
 	if err := r.reconcile(); err != nil {
 		return nil, fmt.Errorf("native runtime: reconcile %s: %w", r.dir, err)
 	}
+	// Warm inits' groups are named after the state directory, so that
+	// runtimes sharing a cgroup parent leave each other's alone.
+	sum := sha256.Sum256([]byte(r.dir))
+	r.warmPrefix = "warm-" + hex.EncodeToString(sum[:4]) + "-"
+	r.cgroups.sweepWarm(r.warmPrefix)
 	go r.refiller()
 	if cap(r.warm) > 0 {
 		r.kickRefill()
@@ -425,6 +439,7 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 	r.mu.Lock()
 	r.lastLower = c.rec.Lower
 	r.mu.Unlock()
+	r.lastStart.Store(time.Now().UnixNano())
 	w, err := r.takeInit(c.rec.Lower)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
@@ -448,7 +463,14 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 			}
 		}
 	}
-	if err := cg.add(pid); err != nil {
+	if w.cgroup != "" {
+		// The init waits in a group of its own: it becomes the container's.
+		if cg, err = r.cgroups.adopt(w.cgroup, id, c.rec.Spec.Limits); err != nil {
+			w.kill()
+			_ = r.cgroups.removeWarm(w.cgroup)
+			return fmt.Errorf("start %s: %w", id, err)
+		}
+	} else if err := cg.add(pid); err != nil {
 		return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
 	}
 	cfg := initproc.Config{
@@ -491,7 +513,7 @@ scan:
 		case w := <-r.warm:
 			switch {
 			case w.dead():
-				go r.discardInit(w)
+				r.discardLater(w)
 			case w.layers == nil:
 				if plain == nil {
 					plain = w
@@ -499,7 +521,7 @@ scan:
 					back = append(back, w)
 				}
 			case w.layers.Lower != lower:
-				go r.discardInit(w)
+				r.discardLater(w)
 			case chosen == nil:
 				chosen = w
 			default:
@@ -519,7 +541,7 @@ scan:
 		select {
 		case r.warm <- w:
 		default:
-			go r.discardInit(w)
+			r.discardLater(w)
 		}
 	}
 	if chosen != nil {
@@ -532,9 +554,22 @@ scan:
 	return newInit(sp, r.init)
 }
 
-// discardInit ends a warm init that will not be used and its layers.
+// discardLater discards w in the background; Close waits for it.
+func (r *Runtime) discardLater(w *warmInit) {
+	r.discards.Add(1)
+	go func() {
+		defer r.discards.Done()
+		r.discardInit(w)
+	}()
+}
+
+// discardInit ends a warm init that will not be used, its layers and its
+// cgroup.
 func (r *Runtime) discardInit(w *warmInit) {
 	w.kill()
+	if err := r.cgroups.removeWarm(w.cgroup); err != nil {
+		r.log.Warn("remove a warm init's cgroup", "cgroup", w.cgroup, "err", err)
+	}
 	if w.pool != "" {
 		if err := r.discard(w.pool); err != nil {
 			r.log.Warn("discard a warm init's layers", "dir", w.pool, "err", err)
@@ -558,6 +593,9 @@ func (r *Runtime) refiller() {
 			return
 		case <-r.refill:
 		}
+		if !r.awaitQuiet() {
+			return
+		}
 		for len(r.warm) < cap(r.warm) {
 			sp, err := r.spawner()
 			if err != nil {
@@ -567,6 +605,9 @@ func (r *Runtime) refiller() {
 			if err != nil {
 				r.log.Warn("start a warm init", "err", err)
 				break
+			}
+			if w.cgroup, err = r.cgroups.placeWarm(r.warmPrefix, w.pid); err != nil {
+				r.log.Warn("place a warm init in a cgroup of its own", "err", err)
 			}
 			// Ready the root of the image the last container used: most
 			// containers in a row share one.
@@ -586,6 +627,33 @@ func (r *Runtime) refiller() {
 				r.discardInit(w)
 				return
 			}
+		}
+	}
+}
+
+// Refills wait for a quiet moment: moving a process into a cgroup v1
+// memory group holds a kernel lock that every fork, exec and exit on the
+// host waits for (milliseconds for a Go process), so a refill right after
+// a Start would stall the container it started. A refill waits until no
+// container has started for refillQuiet, or refillMaxWait has passed.
+const (
+	refillQuiet   = 10 * time.Millisecond
+	refillMaxWait = 100 * time.Millisecond
+)
+
+// awaitQuiet waits for a quiet moment to refill; false if the runtime is
+// closing.
+func (r *Runtime) awaitQuiet() bool {
+	deadline := time.Now().Add(refillMaxWait)
+	for {
+		since := time.Since(time.Unix(0, r.lastStart.Load()))
+		if since >= refillQuiet || time.Now().After(deadline) {
+			return true
+		}
+		select {
+		case <-r.stop:
+			return false
+		case <-time.After(refillQuiet - since):
 		}
 	}
 }
@@ -626,6 +694,7 @@ func (r *Runtime) Close() error {
 	for len(r.warm) > 0 {
 		r.discardInit(<-r.warm)
 	}
+	r.discards.Wait()
 	r.mu.Lock()
 	sp := r.spawn
 	r.spawn = nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -394,7 +395,13 @@ func TestReconcileAfterRuntimeDies(t *testing.T) {
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("the container (pid %d) outlived its runtime: %v", pid, err)
 	}
+	left := warmGroups(testEnv.cgParent)
 	rt := newRuntime(t, Options{StateDir: state})
+	for _, g := range warmGroups(testEnv.cgParent) {
+		if slices.Contains(left, g) && strings.HasPrefix(g, rt.warmPrefix) {
+			t.Errorf("the dead runtime's warm init cgroup %s is left", g)
+		}
+	}
 	st, err := rt.Status(context.Background(), "survivor")
 	if err != nil {
 		t.Fatal(err)
@@ -407,6 +414,61 @@ func TestReconcileAfterRuntimeDies(t *testing.T) {
 	}
 	if err := rt.Delete(context.Background(), "survivor"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// warmGroups lists the warm inits' groups under parent (memory hierarchy).
+func warmGroups(parent string) []string {
+	var out []string
+	ents, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup/memory", parent))
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "warm-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestWarmInitsWaitInCgroupsOfTheirOwn: on cgroup v1 warm inits wait in
+// groups of their own, which become their containers' (with the limits
+// applied); after Close no group is left under the runtime's parent.
+func TestWarmInitsWaitInCgroupsOfTheirOwn(t *testing.T) {
+	parent := fmt.Sprintf("stratoswarm-warm-%d", os.Getpid())
+	rt := newRuntime(t, Options{CgroupParent: parent})
+	if rt.CgroupVersion() != CgroupsV1 {
+		t.Fatalf("these machines have memory, cpu and pids on cgroup v1; the runtime picked %s", rt.CgroupVersion())
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("warm-%d", i)
+		st, logs := run(t, rt, container.Spec{ID: id, Image: testEnv.image, Limits: container.Limits{MemoryBytes: 32 << 20}, Command: sh("true")})
+		if st.ExitCode != 0 {
+			t.Fatalf("run %d: %+v %q", i, st, logs)
+		}
+		if err := rt.Delete(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * refillQuiet) // let the refill place the next init
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(warmGroups(parent)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := warmGroups(parent); len(g) != 2 {
+		t.Errorf("warm groups %v, want one per warm init (2)", g)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"memory", "cpu", "pids"} {
+		ents, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup", h, parent))
+		for _, e := range ents {
+			if e.IsDir() {
+				t.Errorf("after Close, cgroup %s/%s/%s is left", h, parent, e.Name())
+			}
+		}
+		if err := os.Remove(filepath.Join("/sys/fs/cgroup", h, parent)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove the test's parent: %v", err)
+		}
 	}
 }
 

@@ -164,6 +164,9 @@ type warmInit struct {
 	// nil for an init that assembles its container's root itself.
 	layers *initproc.Layers
 	pool   string
+	// cgroup is the group the init waits in (cgroupDriver.placeWarm), ""
+	// when it waits in the runtime's own.
+	cgroup string
 }
 
 // newInit starts an init through sp.
@@ -188,14 +191,23 @@ func newInit(sp *spawner, init string) (*warmInit, error) {
 	return &warmInit{pid: pid, conn: c.(*net.UnixConn), exited: exited}, nil
 }
 
-// dead says whether the init exited already (it is then of no use).
+// dead says whether the init exited already (it is then of no use). It
+// leaves the exit status in the channel for kill (the channel holds one).
 func (w *warmInit) dead() bool {
 	select {
-	case <-w.exited:
+	case ws := <-w.exited:
+		w.putBack(ws)
 		return true
 	default:
 		return false
 	}
+}
+
+// putBack returns an exit status dead took to the channel.
+func (w *warmInit) putBack(ws syscall.WaitStatus) {
+	ch := make(chan syscall.WaitStatus, 1)
+	ch <- ws
+	w.exited = ch
 }
 
 // kill ends the init and waits for its exit.

@@ -88,8 +88,17 @@ func TestStatsCgroupV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Close()
-	defer os.Remove(filepath.Join(rt.cgroups.unified, testEnv.cgParent+"-v2s"))
+	defer func() {
+		rt.Close() // first: the parent is removable once its containers' groups are gone
+		parent := filepath.Join(rt.cgroups.unified, testEnv.cgParent+"-v2s")
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if err = os.Remove(parent); err == nil || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+		}
+		t.Errorf("the test's cgroup parent is left: %v", err)
+	}()
 	if _, err := rt.ImportImage(context.Background(), testEnv.imageTar); err != nil {
 		t.Fatal(err)
 	}

@@ -19,17 +19,16 @@ type Canaries struct {
 	Log      *slog.Logger
 }
 
-// Env returns the Env of a canary of strategy plugin name from its
+// Env returns the Env of rollout, a canary of strategy plugin name from its
 // default version baselineVersion to canaryVersion, collecting metrics
-// (all of Metrics when empty). Every rollback rejects the version; build
-// the Env with New and Options.Rollout to reject only judged or manual
-// rollbacks.
-func (c *Canaries) Env(_ context.Context, name, baselineVersion, canaryVersion string, metrics []string) (canary.Env, error) {
-	return New(Options{Registry: c.Registry, Router: c.Router, Hub: c.Hub, Plugin: name, Default: baselineVersion, Canary: canaryVersion, Metrics: metrics, Log: c.Log})
+// (all of Metrics when empty). Its rollback rejects the version when the
+// rollout judged it bad or a person rolled it back (Options.Rollout).
+func (c *Canaries) Env(_ context.Context, name, baselineVersion, canaryVersion string, metrics []string, rollout *canary.Rollout) (canary.Env, error) {
+	return New(Options{Registry: c.Registry, Router: c.Router, Hub: c.Hub, Plugin: name, Default: baselineVersion, Canary: canaryVersion, Metrics: metrics, Rollout: rollout, Log: c.Log})
 }
 
-// DefaultMetrics is DefaultMetrics.
-func (c *Canaries) DefaultMetrics() []canary.MetricConfig { return DefaultMetrics() }
+// DefaultConfig is DefaultConfig.
+func (c *Canaries) DefaultConfig() canary.Config { return DefaultConfig() }
 
 // DefaultVersion is the default version of strategy plugin name.
 func (c *Canaries) DefaultVersion(ctx context.Context, name string) (string, error) {

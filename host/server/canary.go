@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ const (
 	apiActor = "api"
 )
 
+// pluginVersionRE matches a plugin version (a semantic version, loosely).
+var pluginVersionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]{0,127}$`)
+
 // defaultStepWeights are the canary's shares when a spec gives none.
 func defaultStepWeights() []int32 { return []int32{10, 25, 50} }
 
@@ -64,13 +68,12 @@ type canaryTrust interface {
 // pluginCanaries builds the environment of a Plugin canary (nil: plugin
 // canaries are refused).
 type pluginCanaries interface {
-	// Env returns the canary.Env of a canary of plugin name, from its
-	// default version to canaryVersion, judged on metrics; and the judge
-	// metrics to use when the spec gives none.
-	Env(ctx context.Context, name, baselineVersion, canaryVersion string, metrics []string) (canary.Env, error)
-	// DefaultMetrics is the judge configuration of a plugin canary whose
-	// spec names no metrics.
-	DefaultMetrics() []canary.MetricConfig
+	// Env returns the canary.Env of rollout, a canary of plugin name from
+	// its default version to canaryVersion, judged on metrics.
+	Env(ctx context.Context, name, baselineVersion, canaryVersion string, metrics []string, rollout *canary.Rollout) (canary.Env, error)
+	// DefaultConfig is the judge configuration of a plugin canary whose
+	// spec names no metrics (and its thresholds, when it gives none).
+	DefaultConfig() canary.Config
 	// DefaultVersion is plugin name's default version.
 	DefaultVersion(ctx context.Context, name string) (string, error)
 }
@@ -172,7 +175,13 @@ func checkCanary(c *v1.Canary) error {
 		}
 	}
 	for _, v := range []struct{ field, v string }{{"baseline_version", s.GetBaselineVersion()}, {"canary_version", s.GetCanaryVersion()}} {
-		if v.v != "" {
+		switch {
+		case v.v == "":
+		case s.GetTargetKind() == targetPlugin:
+			if !pluginVersionRE.MatchString(v.v) {
+				return invalidField("canary.spec."+v.field, "%q is not a plugin version: give the semantic version it was uploaded as, e.g. 1.2.0", v.v)
+			}
+		default:
 			if err := checkName("canary.spec."+v.field, v.v); err != nil {
 				return err
 			}
@@ -211,8 +220,8 @@ func checkCanary(c *v1.Canary) error {
 			return invalidField("canary.spec."+f.field, "%v is outside [0, 100]", f.v)
 		}
 	}
-	if t := s.GetTrustThreshold(); math.IsNaN(t) || t < 0 || t > 1 {
-		return invalidField("canary.spec.trust_threshold", "%v is outside [0, 1]", t)
+	if t := s.GetTrustThreshold(); math.IsNaN(t) || t > 1 {
+		return invalidField("canary.spec.trust_threshold", "%v is above 1: give a lower bound of trust in [0, 1], 0 for the daemon's, or a negative value to turn the gate off", t)
 	}
 	if s.GetMinSamples() < 0 || s.GetMaxNoData() < 0 {
 		return invalidField("canary.spec", "min_samples and max_no_data must not be negative")
@@ -223,8 +232,10 @@ func checkCanary(c *v1.Canary) error {
 	return nil
 }
 
-// planOf is the rollout plan of spec, defaults filled in (also into spec).
-func planOf(spec *v1.CanarySpec, pace float64, pluginDefaults []canary.MetricConfig) (canary.Plan, error) {
+// planOf is the rollout plan of spec, defaults filled in (also into spec):
+// defaults, if not nil, gives the metrics when spec names none and the
+// thresholds when it gives none.
+func planOf(spec *v1.CanarySpec, pace float64, defaults *canary.Config) (canary.Plan, error) {
 	if len(spec.GetStepWeights()) == 0 {
 		spec.StepWeights = defaultStepWeights()
 	}
@@ -233,6 +244,9 @@ func planOf(spec *v1.CanarySpec, pace float64, pluginDefaults []canary.MetricCon
 	}
 	if spec.GetPassThreshold() == 0 && spec.GetMarginalThreshold() == 0 {
 		spec.PassThreshold, spec.MarginalThreshold = defaultPassThreshold, defaultMarginalThreshold
+		if defaults != nil {
+			spec.PassThreshold, spec.MarginalThreshold = defaults.Thresholds.Pass, defaults.Thresholds.Marginal
+		}
 	}
 	p := canary.Plan{
 		Interval:   spec.GetInterval().AsDuration(),
@@ -247,11 +261,12 @@ func planOf(spec *v1.CanarySpec, pace float64, pluginDefaults []canary.MetricCon
 	for _, w := range spec.GetStepWeights() {
 		p.StepWeights = append(p.StepWeights, int(w))
 	}
-	if len(spec.GetMetrics()) == 0 {
-		for _, m := range pluginDefaults {
+	if len(spec.GetMetrics()) == 0 && defaults != nil {
+		for _, m := range defaults.Metrics {
 			spec.Metrics = append(spec.Metrics, &v1.CanaryMetric{
 				Name: m.Name, Group: m.Group, Direction: string(m.Direction), Critical: m.Critical,
 				MustHaveData: m.MustHaveData, NanStrategy: string(m.NaNStrategy), RemoveOutliers: m.Outliers == canary.OutliersRemove,
+				GroupWeight: defaults.GroupWeights[m.Group], AllowedIncrease: m.EffectSize.AllowedIncrease, AllowedDecrease: m.EffectSize.AllowedDecrease,
 			})
 		}
 	}
@@ -313,13 +328,10 @@ func (s *canaryService) CreateCanary(ctx context.Context, req *v1.CreateCanaryRe
 	if spec.GetTrustThreshold() == 0 {
 		spec.TrustThreshold = s.threshold
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.active {
-		if r.c.GetSpec().GetTargetKind() == spec.GetTargetKind() && r.c.GetSpec().GetTarget() == spec.GetTarget() {
-			return nil, status.Errorf(codes.FailedPrecondition, "%s %s already has canary %s in progress: wait for it, or end it with swarmctl canary promote|rollback %s", strings.ToLower(spec.GetTargetKind()), spec.GetTarget(), r.name, r.name)
-		}
+	if err := s.lockTarget(ctx, spec); err != nil {
+		return nil, err
 	}
+	defer s.mu.Unlock()
 	var (
 		pr  prepared
 		err error
@@ -348,6 +360,33 @@ func (s *canaryService) CreateCanary(ctx context.Context, req *v1.CreateCanaryRe
 	return out, nil
 }
 
+// lockTarget takes s.mu once spec's target has no canary in progress,
+// waiting for one that has finished deciding but is still carrying its end
+// out; a canary in progress is an error saying which.
+func (s *canaryService) lockTarget(ctx context.Context, spec *v1.CanarySpec) error {
+	for {
+		s.mu.Lock()
+		var busy *canaryRun
+		for _, r := range s.active {
+			if r.c.GetSpec().GetTargetKind() == spec.GetTargetKind() && r.c.GetSpec().GetTarget() == spec.GetTarget() {
+				busy = r
+			}
+		}
+		if busy == nil {
+			return nil
+		}
+		s.mu.Unlock()
+		if !busy.rollout.Status().Phase.Finished() {
+			return status.Errorf(codes.FailedPrecondition, "%s %s already has canary %s in progress: wait for it, or end it with swarmctl canary promote|rollback %s", strings.ToLower(spec.GetTargetKind()), spec.GetTarget(), busy.name, busy.name)
+		}
+		select {
+		case <-busy.done:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
 // prepareAgent resolves an Agent canary: the live version, the genome, the
 // trust gate on the candidate, the personality's pace and the environment.
 func (s *canaryService) prepareAgent(ctx context.Context, c *v1.Canary) (prepared, error) {
@@ -369,11 +408,21 @@ func (s *canaryService) prepareAgent(ctx context.Context, c *v1.Canary) (prepare
 		return prepared{}, invalidField("canary.spec.baseline_version", "%s is not agent %s's live version %s: leave it empty to take the live one", b, a.GetMetadata().GetName(), live)
 	}
 	spec.BaselineVersion = live
+	used, err := s.usedVersions(ctx, a.GetMetadata().GetName())
+	if err != nil {
+		return prepared{}, err
+	}
+	fresh := nextVersion(live)
+	for used[fresh] != "" {
+		fresh = nextVersion(fresh)
+	}
 	if spec.GetCanaryVersion() == "" {
-		spec.CanaryVersion = nextVersion(live)
+		spec.CanaryVersion = fresh
 	}
 	if v := spec.GetCanaryVersion(); v == live || v == baselineName(live) {
-		return prepared{}, invalidField("canary.spec.canary_version", "%s is taken by the live version or its baseline: name a new version, or leave it empty for %s", v, nextVersion(live))
+		return prepared{}, invalidField("canary.spec.canary_version", "%s is taken by the live version or its baseline: name a new version, or leave it empty for %s", v, fresh)
+	} else if by := used[v]; by != "" {
+		return prepared{}, invalidField("canary.spec.canary_version", "%s was canaried before (canary %s), and its trust evidence is that version's: name a new version, or leave it empty for %s", v, by, fresh)
 	}
 	subject := trust.Subject{Kind: trust.SubjectAgent, Name: a.GetMetadata().GetName(), Version: spec.GetCanaryVersion()}
 	trustNow := 0.5
@@ -413,6 +462,28 @@ func (s *canaryService) prepareAgent(ctx context.Context, c *v1.Canary) (prepare
 	return prepared{env: env, subject: subject, rollout: run}, nil
 }
 
+// usedVersions are the versions agent's canaries have run, each with the
+// canary that ran it: a version name is never given to another design.
+func (s *canaryService) usedVersions(ctx context.Context, agent string) (map[string]string, error) {
+	used := map[string]string{}
+	opts := store.ListOptions{PageSize: store.MaxPageSize}
+	for {
+		page, err := s.canaries.List(ctx, opts)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		for _, c := range page.Items {
+			if sp := c.GetSpec(); sp.GetTargetKind() == targetAgent && sp.GetTarget() == agent {
+				used[sp.GetCanaryVersion()] = c.GetMetadata().GetName()
+			}
+		}
+		if page.NextPageToken == "" {
+			return used, nil
+		}
+		opts.PageToken = page.NextPageToken
+	}
+}
+
 // candidateGenome is the genome of the spec's evolution candidate (its best
 // by default), after the trust gate: the candidate's subject and its score.
 func (s *canaryService) candidateGenome(ctx context.Context, spec *v1.CanarySpec) (*structpb.Struct, trust.Subject, float64, error) {
@@ -448,7 +519,7 @@ func (s *canaryService) candidateGenome(ctx context.Context, spec *v1.CanarySpec
 	}
 	from := trust.Subject{Kind: trust.SubjectAgent, Name: owner, Version: id}
 	score := 0.5
-	if s.trust != nil {
+	if s.trust != nil && spec.GetTrustThreshold() >= 0 {
 		ok, ts, err := s.trust.Admit(ctx, from, spec.GetTrustThreshold(), time.Now())
 		if err != nil {
 			return nil, trust.Subject{}, 0, status.Errorf(codes.Internal, "trust of candidate %s: %v", from, err)
@@ -479,7 +550,8 @@ func (s *canaryService) preparePlugin(ctx context.Context, c *v1.Canary) (prepar
 		return prepared{}, invalidField("canary.spec.canary_version", "%s is already plugin %s's default version: canary a new version", def, spec.GetTarget())
 	}
 	spec.BaselineVersion = def
-	plan, err := planOf(spec, canary.DefaultPace, s.plugins.DefaultMetrics())
+	defaults := s.plugins.DefaultConfig()
+	plan, err := planOf(spec, canary.DefaultPace, &defaults)
 	if err != nil {
 		return prepared{}, invalidField("canary.spec", "%v", err)
 	}
@@ -491,7 +563,7 @@ func (s *canaryService) preparePlugin(ctx context.Context, c *v1.Canary) (prepar
 	for _, m := range plan.Judge.Metrics {
 		metrics = append(metrics, m.Name)
 	}
-	env, err := s.plugins.Env(ctx, spec.GetTarget(), def, spec.GetCanaryVersion(), metrics)
+	env, err := s.plugins.Env(ctx, spec.GetTarget(), def, spec.GetCanaryVersion(), metrics, run)
 	if err != nil {
 		return prepared{}, status.Errorf(codes.FailedPrecondition, "canary of plugin %s: %v", spec.GetTarget(), err)
 	}
@@ -538,10 +610,12 @@ func (s *canaryService) drive(run *canaryRun, env canary.Env) {
 		defer close(watchDone)
 		for {
 			st, changed := run.rollout.Watch()
-			s.write(run)
 			if st.Phase.Finished() {
+				// The end is written once Drive has carried it out, so
+				// that a canary recorded as Promoted is promoted.
 				return
 			}
+			s.write(run)
 			<-changed
 		}
 	}()
@@ -623,7 +697,7 @@ func (s *canaryService) recordEvidence(run *canaryRun, st canary.Status) {
 // gate is the promotion gate: the canary version's trust must reach the
 // spec's threshold. Its score is kept for the status.
 func (s *canaryService) gate(ctx context.Context, run *canaryRun) error {
-	if s.trust == nil {
+	if s.trust == nil || run.c.GetSpec().GetTrustThreshold() < 0 {
 		return nil
 	}
 	run.wmu.Lock()
@@ -749,15 +823,16 @@ func (s *canaryService) acted(ctx context.Context, run *canaryRun, final bool) (
 	return c, storeError(err)
 }
 
-// actErr maps a rollout's refusal onto a status.
-func actErr(name string, err error) error {
+// actErr maps a rollout's refusal of what onto a status.
+func actErr(run *canaryRun, what string, err error) error {
 	switch {
 	case errors.Is(err, canary.ErrFinished):
-		return status.Errorf(codes.FailedPrecondition, "canary %s: %v", name, err)
+		st := run.rollout.Status()
+		return status.Errorf(codes.FailedPrecondition, "cannot %s canary %s: it has ended as %s: %s", what, run.name, st.Phase, st.Reason)
 	case errors.Is(err, canary.ErrNotPaused):
-		return status.Errorf(codes.FailedPrecondition, "canary %s: %v", name, err)
+		return status.Errorf(codes.FailedPrecondition, "cannot %s canary %s: it is not paused (%s); only a paused canary resumes", what, run.name, run.rollout.Status().Phase)
 	}
-	return status.Errorf(codes.Internal, "canary %s: %v", name, err)
+	return status.Errorf(codes.Internal, "%s canary %s: %v", what, run.name, err)
 }
 
 // PromoteCanary promotes now, if the canary version passes the trust gate.
@@ -772,7 +847,7 @@ func (s *canaryService) PromoteCanary(ctx context.Context, req *v1.PromoteCanary
 		return nil, status.Errorf(codes.FailedPrecondition, "canary %s cannot be promoted: %v", run.name, err)
 	}
 	if _, err := run.rollout.Promote(time.Now(), apiActor); err != nil {
-		return nil, actErr(run.name, err)
+		return nil, actErr(run, "promote", err)
 	}
 	return s.acted(ctx, run, true)
 }
@@ -784,7 +859,7 @@ func (s *canaryService) RollbackCanary(ctx context.Context, req *v1.RollbackCana
 		return nil, err
 	}
 	if _, err := run.rollout.Rollback(time.Now(), apiActor, req.GetReason()); err != nil {
-		return nil, actErr(run.name, err)
+		return nil, actErr(run, "roll back", err)
 	}
 	return s.acted(ctx, run, true)
 }
@@ -796,7 +871,7 @@ func (s *canaryService) ResumeCanary(ctx context.Context, req *v1.ResumeCanaryRe
 		return nil, err
 	}
 	if _, err := run.rollout.Resume(time.Now(), apiActor); err != nil {
-		return nil, actErr(run.name, err)
+		return nil, actErr(run, "resume", err)
 	}
 	return s.acted(ctx, run, false)
 }
@@ -904,11 +979,59 @@ func (s *Server) newCanaryService(agents *store.Repository[*v1.Agent]) *canarySe
 		runner:    s.agentRunner,
 		agentEnv:  s.agentRunner.releaseEnv,
 		persona:   s.registry,
-		threshold: 0, // INTEGRATE: s.cfg.TrustThreshold
+		plugins:   s.pluginCanaries(),
+		trust:     serverTrust{s},
+		threshold: s.cfg.TrustThreshold,
 		clock:     canary.SystemClock{},
 		log:       s.log.With("component", "canary"),
 		stopping:  s.stopping,
 		wg:        &s.wg,
 		active:    map[string]*canaryRun{},
 	}
+}
+
+// serverTrust is the canaries' trust over swarmd's evidence log and its
+// default scorer.
+type serverTrust struct{ s *Server }
+
+func (t serverTrust) Append(ctx context.Context, subject trust.Subject, es ...trust.Evidence) error {
+	if t.s.trustLog == nil {
+		return errors.New("swarmd has no trust log")
+	}
+	_, err := t.s.trustLog.Append(ctx, subject, es...)
+	return err
+}
+
+func (t serverTrust) Admit(ctx context.Context, subject trust.Subject, threshold float64, now time.Time) (bool, trust.TrustScore, error) {
+	svc, err := t.s.trustService(ctx, nil)
+	if err != nil {
+		return false, trust.TrustScore{}, err
+	}
+	return svc.Admit(ctx, subject, threshold, now)
+}
+
+// Carry copies from's evidence to to, each record marked with where it
+// came from: a promoted candidate's record is its new version's.
+func (t serverTrust) Carry(ctx context.Context, from, to trust.Subject) error {
+	if t.s.trustLog == nil {
+		return errors.New("swarmd has no trust log")
+	}
+	es, err := t.s.trustLog.List(ctx, from, 0)
+	if err != nil || len(es) == 0 {
+		return err
+	}
+	for i := range es {
+		es[i].Seq = 0
+		es[i].Source = truncate("carried from "+from.String()+": "+es[i].Source, 253)
+	}
+	_, err = t.s.trustLog.Append(ctx, to, es...)
+	return err
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

@@ -164,6 +164,11 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 		{"bad-direction", &v1.CanarySpec{Target: "solver", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency, Direction: "up"}}}, codes.InvalidArgument, "use increase"},
 		{"taken-version", &v1.CanarySpec{Target: "solver", CanaryVersion: "v1", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency}}}, codes.InvalidArgument, "taken by the live version"},
 		{"no-evolution", &v1.CanarySpec{Target: "solver", Evolution: "nope", Metrics: []*v1.CanaryMetric{{Name: latency}}}, codes.NotFound, "evolution nope not found"},
+		{"bad-tolerance", &v1.CanarySpec{Target: "solver", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency, AllowedIncrease: 0.5}}}, codes.InvalidArgument, "mean ratio of 1 or more"},
+		{"plugin-no-version", &v1.CanarySpec{TargetKind: "Plugin", Target: "random"}, codes.InvalidArgument, "canary_version"},
+		{"plugin-bad-version", &v1.CanarySpec{TargetKind: "Plugin", Target: "random", CanaryVersion: "1.0 beta"}, codes.InvalidArgument, "not a plugin version"},
+		{"plugin-genome", &v1.CanarySpec{TargetKind: "Plugin", Target: "random", CanaryVersion: "2.0.0", Genome: genome(t, 20)}, codes.InvalidArgument, "not a genome"},
+		{"plugin-unknown", &v1.CanarySpec{TargetKind: "Plugin", Target: "no-such-plugin", CanaryVersion: "2.0.0"}, codes.FailedPrecondition, "no-such-plugin"},
 	} {
 		_, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{Metadata: &v1.ObjectMeta{Name: tc.name}, Spec: tc.spec}})
 		wantCode(t, err, tc.code, tc.want)
@@ -192,6 +197,9 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	st := f.waitAgent(t, "v2")
 	if st.GetLineage().GetParentVersion() != "v1" || st.GetLineage().GetGeneration() != 1 {
 		t.Errorf("agent lineage %v, want parent v1, generation 1", st.GetLineage())
+	}
+	if tr := c.GetStatus().GetTrust(); tr.GetLowerBound() < 0.2 || tr.GetEvidenceCount() == 0 {
+		t.Errorf("the promoted canary's trust %v: want the gate's score (lower bound at least the default threshold 0.2, from its recorded passes)", tr)
 	}
 	if _, err := f.canaries.RollbackCanary(ctx, &v1.RollbackCanaryRequest{Name: "same"}); err == nil {
 		t.Error("a promoted canary rolled back")
@@ -222,8 +230,9 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 		t.Fatalf("crashed canary ended %s: %s, want RolledBack as crashed", c.GetStatus().GetPhase(), c.GetStatus().GetReason())
 	}
 
-	// No data (a metric the agent does not report) is not a pass: paused;
-	// then promote and rollback race, and one wins.
+	// No data (a metric the agent does not report) is not a pass: paused.
+	// A version with no passing analysis is not trusted: promoting it is
+	// refused, and the canary stays paused.
 	if _, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{
 		Metadata: &v1.ObjectMeta{Name: "nodata"}, Spec: canarySpec(genome(t, 20), "no_such_metric", 2*time.Second)}}); err != nil {
 		t.Fatal(err)
@@ -232,7 +241,23 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	if c.GetStatus().GetPhase() != "Paused" {
 		t.Fatalf("canary without data ended %s: %s, want Paused", c.GetStatus().GetPhase(), c.GetStatus().GetReason())
 	}
-	if _, err := f.canaries.ResumeCanary(ctx, &v1.ResumeCanaryRequest{Name: "nodata"}); err != nil {
+	if c.GetSpec().GetCanaryVersion() != "v5" {
+		t.Errorf("canary version %s: want v5, since v3 and v4 were canaried (and rolled back) before", c.GetSpec().GetCanaryVersion())
+	}
+	_, err = f.canaries.PromoteCanary(ctx, &v1.PromoteCanaryRequest{Name: "nodata"})
+	wantCode(t, err, codes.FailedPrecondition, "below the promotion threshold")
+	if _, err := f.canaries.RollbackCanary(ctx, &v1.RollbackCanaryRequest{Name: "nodata", Reason: "no data"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// With the gate off, a promote and a rollback race, and one wins.
+	spec := canarySpec(genome(t, 20), "no_such_metric", 2*time.Second)
+	spec.TrustThreshold = -1
+	if _, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{Metadata: &v1.ObjectMeta{Name: "race"}, Spec: spec}}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCanary(t, "race", "Paused")
+	if _, err := f.canaries.ResumeCanary(ctx, &v1.ResumeCanaryRequest{Name: "race"}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -240,11 +265,11 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, errs[0] = f.canaries.PromoteCanary(ctx, &v1.PromoteCanaryRequest{Name: "nodata"})
+		_, errs[0] = f.canaries.PromoteCanary(ctx, &v1.PromoteCanaryRequest{Name: "race"})
 	}()
 	go func() {
 		defer wg.Done()
-		_, errs[1] = f.canaries.RollbackCanary(ctx, &v1.RollbackCanaryRequest{Name: "nodata", Reason: "race"})
+		_, errs[1] = f.canaries.RollbackCanary(ctx, &v1.RollbackCanaryRequest{Name: "race", Reason: "race"})
 	}()
 	wg.Wait()
 	if (errs[0] == nil) == (errs[1] == nil) {
@@ -255,14 +280,14 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	if loser == nil {
 		loser, want = errs[1], "Promoted"
 	}
-	wantCode(t, loser, codes.FailedPrecondition, "finished as "+want)
-	c = f.waitCanary(t, "nodata", want)
+	wantCode(t, loser, codes.FailedPrecondition, "ended as "+want)
+	f.waitCanary(t, "race", want)
 	if want == "Promoted" {
-		f.waitAgent(t, "v3")
+		f.waitAgent(t, "v6")
 	}
 	list, err := f.canaries.ListCanaries(ctx, &v1.ListCanariesRequest{})
-	if err != nil || len(list.GetCanaries()) != 4 {
-		t.Fatalf("list: %d canaries, %v; want 4", len(list.GetCanaries()), err)
+	if err != nil || len(list.GetCanaries()) != 5 {
+		t.Fatalf("list: %d canaries, %v; want 5", len(list.GetCanaries()), err)
 	}
 }
 

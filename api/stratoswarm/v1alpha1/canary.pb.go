@@ -116,8 +116,8 @@ type CanarySpec struct {
 	MinSamples int32 `protobuf:"varint,13,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
 	MaxNoData  int32 `protobuf:"varint,14,opt,name=max_no_data,json=maxNoData,proto3" json:"max_no_data,omitempty"`
 	// trust_threshold is the lower bound of trust the candidate needs to be
-	// canaried and the canary version needs to be promoted (default: the
-	// daemon's trust-threshold).
+	// canaried and the canary version needs to be promoted: 0 takes the
+	// daemon's trust-threshold, a negative value turns the gate off.
 	TrustThreshold float64 `protobuf:"fixed64,15,opt,name=trust_threshold,json=trustThreshold,proto3" json:"trust_threshold,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

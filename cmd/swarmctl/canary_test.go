@@ -322,9 +322,11 @@ func TestCanaryReleaseOfAnAgent(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("the same-design canary was not promoted: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	for _, want := range []string{"canary/same created: agent/solver v1 → v2", "canary/same: agent/solver v1 → v2, Progressing at step 1/2, canary 25% (live 50%, baseline 25%)",
+	// v3: the rolled-back canary "stop" ran v2, and a version name is
+	// never given to another design.
+	for _, want := range []string{"canary/same created: agent/solver v1 → v3", "canary/same: agent/solver v1 → v3, Progressing at step 1/2, canary 25% (live 50%, baseline 25%)",
 		"step 1/2 canary 25%  Pass ", "→ step to 50%: analysis 1 of 1 at step 1 of 2 (canary 25%) passed",
-		"step 2/2 canary 50%  Pass ", "→ promote: analysis 1 of 1 at step 2 of 2 (canary 50%) passed", "canary/same Promoted: agent/solver runs v2 after "} {
+		"step 2/2 canary 50%  Pass ", "→ promote: analysis 1 of 1 at step 2 of 2 (canary 50%) passed", "canary/same Promoted: agent/solver runs v3 after "} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("create -w output lacks %q", want)
 		}
@@ -360,7 +362,7 @@ func TestCanaryReleaseOfAnAgent(t *testing.T) {
 		ds[len(ds)-1].GetMetrics()[0].GetControlCount() < 8 {
 		t.Errorf("describe -o json: %v", got.GetStatus())
 	}
-	if a := waitVersion("v2"); a.GetStatus().GetLineage().GetParentVersion() != "v1" {
+	if a := waitVersion("v3"); a.GetStatus().GetLineage().GetParentVersion() != "v1" {
 		t.Errorf("promoted agent's lineage %v", a.GetStatus().GetLineage())
 	}
 

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,14 +282,28 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
+// nativeCgroupParent is the cgroup the native runtime of the swarmd on
+// dataDir makes its containers' groups in: one per data dir under
+// native.DefaultCgroupParent, so that two swarmds on a host never share a
+// container's group (container IDs are only unique per swarmd).
+func nativeCgroupParent(dataDir string) string {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return native.DefaultCgroupParent + "/" + hex.EncodeToString(sum[:4])
+}
+
 // openNative creates the native runtime on <data-dir>/native. When it
 // cannot be created (no swarm-init, no cgroups, ...), swarmd starts
 // without it: the warning and the error returned say why and what to do.
 func openNative(cfg config.Config, log *slog.Logger) (*native.Runtime, error) {
 	rt, err := native.New(native.Options{
-		StateDir: filepath.Join(cfg.DataDir, "native"),
-		InitPath: cfg.NativeInit,
-		Log:      log.With("component", "native"),
+		StateDir:     filepath.Join(cfg.DataDir, "native"),
+		InitPath:     cfg.NativeInit,
+		CgroupParent: nativeCgroupParent(cfg.DataDir),
+		Log:          log.With("component", "native"),
 	})
 	if err == nil {
 		return rt, nil

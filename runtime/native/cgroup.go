@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
@@ -282,6 +283,10 @@ func (d cgroupDriver) placeWarm(prefix string, pid int) (string, error) {
 	return name, nil
 }
 
+// errGroupBusy: the container's group holds processes of its own (it was
+// made before, by a runtime that shares the cgroup parent).
+var errGroupBusy = errors.New("the container's cgroup is not empty")
+
 // adopt makes warm group name the group of container id, with limits l:
 // in each hierarchy it removes the empty group Create made and renames the
 // warm one in its place, then applies the limits.
@@ -297,6 +302,9 @@ func (d cgroupDriver) adopt(name, id string, l container.Limits) (cgroup, error)
 		}
 		from, to := p.Path(d.parent+"/"+name), p.Path(d.parent+"/"+id)
 		if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if errors.Is(err, unix.EBUSY) {
+				err = errGroupBusy
+			}
 			return nil, fmt.Errorf("make way for the warm init's cgroup: %w", err)
 		}
 		if err := os.Rename(from, to); err != nil {
@@ -343,5 +351,18 @@ func (d cgroupDriver) sweepWarm(prefix string) {
 				_ = d.removeWarm(e.Name())
 			}
 		}
+	}
+}
+
+// removeParent removes the parent group if it is empty (what is left once
+// every container is gone); a busy or missing one is left as it is.
+func (d cgroupDriver) removeParent() {
+	switch d.version {
+	case CgroupsV1:
+		for _, h := range []string{"memory", "cpu", "pids"} {
+			_ = os.Remove(filepath.Join("/sys/fs/cgroup", h, d.parent))
+		}
+	case CgroupsV2:
+		_ = os.Remove(filepath.Join(d.unified, d.parent))
 	}
 }

@@ -463,15 +463,31 @@ func (r *Runtime) Start(_ context.Context, id string) error {
 			}
 		}
 	}
+	adopted := false
 	if w.cgroup != "" {
 		// The init waits in a group of its own: it becomes the container's.
-		if cg, err = r.cgroups.adopt(w.cgroup, id, c.rec.Spec.Limits); err != nil {
+		// If the container's group is not empty (a runtime sharing the
+		// cgroup parent left processes in it), the init joins it instead.
+		adoptedCg, err := r.cgroups.adopt(w.cgroup, id, c.rec.Spec.Limits)
+		switch {
+		case err == nil:
+			cg, adopted = adoptedCg, true
+		case errors.Is(err, errGroupBusy):
+			r.log.Warn("the container's cgroup holds processes already; its init joins them (does another runtime share the cgroup parent?)", "container", id)
+		default:
 			w.kill()
 			_ = r.cgroups.removeWarm(w.cgroup)
 			return fmt.Errorf("start %s: %w", id, err)
 		}
-	} else if err := cg.add(pid); err != nil {
-		return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
+	}
+	if !adopted {
+		if err := cg.add(pid); err != nil {
+			_ = r.cgroups.removeWarm(w.cgroup)
+			return abort(fmt.Errorf("start %s: join its cgroup: %w", id, err))
+		}
+		if err := r.cgroups.removeWarm(w.cgroup); err != nil {
+			r.log.Warn("remove a warm init's cgroup", "cgroup", w.cgroup, "err", err)
+		}
 	}
 	cfg := initproc.Config{
 		Layers: layers, Prepared: w.layers != nil,
@@ -703,6 +719,7 @@ func (r *Runtime) Close() error {
 		sp.close()
 	}
 	_ = os.Remove(r.runDir) // only if no record is left in it
+	r.cgroups.removeParent() // only if no group is left in it
 	return nil
 }
 

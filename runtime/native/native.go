@@ -718,7 +718,7 @@ func (r *Runtime) Close() error {
 	if sp != nil {
 		sp.close()
 	}
-	_ = os.Remove(r.runDir) // only if no record is left in it
+	_ = os.Remove(r.runDir)  // only if no record is left in it
 	r.cgroups.removeParent() // only if no group is left in it
 	return nil
 }

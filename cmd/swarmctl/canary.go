@@ -119,7 +119,7 @@ func (f *canaryFlags) bind(o *options, cmd *cobra.Command) {
 	fl.StringVar(&f.genomeFile, "genome-file", "", `YAML or JSON file with the new version's genome (a parameter: value object, or the output of evolution best -o json), "-" for standard input`)
 	fl.StringVar(&f.evolution, "evolution", "", "take the new version's genome from this evolution's candidate (its best unless --candidate)")
 	fl.StringVar(&f.candidate, "candidate", "", "the candidate of --evolution to canary (default: the evolution's best)")
-	fl.StringArrayVar(&f.metrics, "metric", nil, "metric to judge, NAME[:increase|decrease|either][:critical][:allow=RATIO] (the change that fails it, default either; critical fails the canary on its own; allow tolerates a significant change up to that mean ratio, e.g. allow=1.5); repeatable")
+	fl.StringArrayVar(&f.metrics, "metric", nil, "metric to judge, NAME[:increase|decrease|either][:critical][:muted][:allow=RATIO] (the change that fails it, default either; critical fails the canary on its own; muted is classified and shown but not scored; allow tolerates a significant change up to that mean ratio, e.g. allow=1.5); repeatable")
 	fl.StringVar(&f.steps, "steps", "", "the canary's traffic shares in percent, increasing, each 1-50, e.g. 10,25,50 (default: swarmd's, 10,25,50)")
 	fl.DurationVar(&f.interval, "interval", 0, "how long each analysis collects metrics, e.g. 1m (default: swarmd's, 1m)")
 	fl.Int32Var(&f.minSamples, "min-samples", 0, "values each side of a metric needs per interval to count as data (0: swarmd's default, 50)")
@@ -270,7 +270,7 @@ func (f *canaryFlags) spec(fs *pflag.FlagSet, read func(string) ([]byte, error))
 	return s, nil
 }
 
-// parseCanaryMetric reads NAME[:increase|decrease|either][:critical][:allow=R],
+// parseCanaryMetric reads NAME[:increase|decrease|either][:critical][:muted][:allow=R],
 // the qualifiers in any order. allow=R is the mean ratio (canary /
 // baseline) tolerated in the failing direction: allowed_increase for
 // increase (R >= 1), allowed_decrease for decrease (0 < R <= 1), both for
@@ -279,7 +279,7 @@ func parseCanaryMetric(s string) (*v1.CanaryMetric, error) {
 	parts := strings.Split(s, ":")
 	m := &v1.CanaryMetric{Name: parts[0]}
 	bad := func(why string) error {
-		return usagef("--metric %q: %s; want NAME[:increase|decrease|either][:critical][:allow=RATIO], e.g. tspsolver_request_seconds_mean:increase:critical", s, why)
+		return usagef("--metric %q: %s; want NAME[:increase|decrease|either][:critical][:muted][:allow=RATIO], e.g. tspsolver_request_seconds_mean:increase:critical", s, why)
 	}
 	if m.Name == "" || strings.ContainsAny(m.Name, " \t") {
 		return nil, bad("the metric needs a name without spaces")
@@ -297,13 +297,18 @@ func parseCanaryMetric(s string) (*v1.CanaryMetric, error) {
 				return nil, bad("critical twice")
 			}
 			m.Critical = true
+		case lq == "muted":
+			if m.Muted {
+				return nil, bad("muted twice")
+			}
+			m.Muted = true
 		case strings.HasPrefix(lq, "allow="):
 			if allow != "" {
 				return nil, bad("allow twice")
 			}
 			allow = strings.TrimPrefix(lq, "allow=")
 		default:
-			return nil, bad(fmt.Sprintf("%q is neither a direction (increase: a rise fails; decrease: a fall fails; either), critical, nor allow=RATIO", q))
+			return nil, bad(fmt.Sprintf("%q is neither a direction (increase: a rise fails; decrease: a fall fails; either), critical, muted, nor allow=RATIO", q))
 		}
 	}
 	if allow == "" {
@@ -671,6 +676,9 @@ func metricsString(ms []*v1.CanaryMetric) string {
 		if m.GetCritical() {
 			q = append(q, "critical")
 		}
+		if m.GetMuted() {
+			q = append(q, "muted")
+		}
 		if a := allowedString(m); a != "" {
 			q = append(q, a)
 		}
@@ -885,10 +893,10 @@ func describeCanary(w io.Writer, cn *v1.Canary, now time.Time) error {
 		if allowed == "" {
 			allowed = "-"
 		}
-		rows = append(rows, []string{m.GetName(), orNone(m.GetGroup()), dir, yesNo(m.GetCritical()), allowed,
+		rows = append(rows, []string{m.GetName(), orNone(m.GetGroup()), dir, yesNo(m.GetCritical()), yesNo(m.GetMuted()), allowed,
 			yesNo(m.GetMustHaveData()), nan, outliers(m.GetRemoveOutliers()), weight})
 	}
-	d.table(2, []string{"NAME", "GROUP", "DIRECTION", "CRITICAL", "ALLOWED", "MUST-HAVE-DATA", "NAN", "OUTLIERS", "GROUP-WEIGHT"}, rows)
+	d.table(2, []string{"NAME", "GROUP", "DIRECTION", "CRITICAL", "MUTED", "ALLOWED", "MUST-HAVE-DATA", "NAN", "OUTLIERS", "GROUP-WEIGHT"}, rows)
 
 	st := cn.GetStatus()
 	d.section(0, "Status")

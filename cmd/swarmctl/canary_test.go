@@ -40,6 +40,7 @@ func TestCanaryCreateUsageErrors(t *testing.T) {
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", ":critical"}, "needs a name"},
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", "lat:increase:allow=0.5"}, "allow=0.5 tolerates a rise, so it is a ratio of 1 or more"},
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", "lat:allow=x"}, "allow=x is not a positive mean ratio"},
+		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", "lat:muted:muted"}, "muted twice"},
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", "lat", "--metric", "lat:critical"}, "lat is given twice"},
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", lat, "--steps", "10,60"}, "60% is outside 1-50"},
 		{[]string{"c", "--agent", "solver", "--genome-file", genome, "--metric", lat, "--steps", "25,10"}, "the steps must increase"},
@@ -87,7 +88,7 @@ func TestCanaryFlagsMakeTheSpec(t *testing.T) {
 		})
 	}
 	s, err := parse("--agent", "solver", "--genome-file", "best.json", "--metric", "lat:increase:critical", "--metric", "errors:critical:decrease:allow=0.8",
-		"--metric", "rate:allow=0.5", "--metric", "slow:increase:ALLOW=3", "--steps", "10, 25%,50", "--interval", "3s", "--min-samples", "8", "--max-no-data", "2", "--pass", "90", "--canary-version", "v9")
+		"--metric", "rate:allow=0.5", "--metric", "slow:increase:ALLOW=3", "--metric", "watched:muted:increase", "--steps", "10, 25%,50", "--interval", "3s", "--min-samples", "8", "--max-no-data", "2", "--pass", "90", "--canary-version", "v9")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,8 @@ func TestCanaryFlagsMakeTheSpec(t *testing.T) {
 		TargetKind: "Agent", Target: "solver", CanaryVersion: "v9", StepWeights: []int32{10, 25, 50}, Interval: durationpb.New(3 * time.Second),
 		MinSamples: 8, MaxNoData: 2, PassThreshold: 90, MarginalThreshold: 50,
 		Metrics: []*v1.CanaryMetric{{Name: "lat", Direction: "increase", Critical: true}, {Name: "errors", Direction: "decrease", Critical: true, AllowedDecrease: 0.8},
-			{Name: "rate", AllowedIncrease: 2, AllowedDecrease: 0.5}, {Name: "slow", Direction: "increase", AllowedIncrease: 3}},
+			{Name: "rate", AllowedIncrease: 2, AllowedDecrease: 0.5}, {Name: "slow", Direction: "increase", AllowedIncrease: 3},
+			{Name: "watched", Direction: "increase", Muted: true}},
 	}
 	if g := s.GetGenome().GetFields()["max_iterations"].GetNumberValue(); g != 200 || len(s.GetGenome().GetFields()) != 1 {
 		t.Errorf("the genome of evolution best's output: %v", s.GetGenome())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +174,9 @@ func checkCanary(c *v1.Canary) error {
 		if len(s.GetMetrics()) == 0 {
 			return invalidField("canary.spec.metrics", "no metrics to judge: name the agent's metrics the canary is judged on, e.g. tspsolver_request_seconds_mean (direction increase)")
 		}
+		if !slices.ContainsFunc(s.GetMetrics(), func(m *v1.CanaryMetric) bool { return !m.GetMuted() }) {
+			return invalidField("canary.spec.metrics", "every metric is muted: at least one must be judged")
+		}
 	}
 	for _, v := range []struct{ field, v string }{{"baseline_version", s.GetBaselineVersion()}, {"canary_version", s.GetCanaryVersion()}} {
 		switch {
@@ -266,7 +270,7 @@ func planOf(spec *v1.CanarySpec, pace float64, defaults *canary.Config) (canary.
 			spec.Metrics = append(spec.Metrics, &v1.CanaryMetric{
 				Name: m.Name, Group: m.Group, Direction: string(m.Direction), Critical: m.Critical,
 				MustHaveData: m.MustHaveData, NanStrategy: string(m.NaNStrategy), RemoveOutliers: m.Outliers == canary.OutliersRemove,
-				GroupWeight: defaults.GroupWeights[m.Group], AllowedIncrease: m.EffectSize.AllowedIncrease, AllowedDecrease: m.EffectSize.AllowedDecrease,
+				GroupWeight: defaults.GroupWeights[m.Group], AllowedIncrease: m.EffectSize.AllowedIncrease, AllowedDecrease: m.EffectSize.AllowedDecrease, Muted: m.Muted,
 			})
 		}
 	}
@@ -274,6 +278,7 @@ func planOf(spec *v1.CanarySpec, pace float64, defaults *canary.Config) (canary.
 		mc := canary.MetricConfig{
 			Name: m.GetName(), Group: m.GetGroup(), Direction: canary.Direction(m.GetDirection()),
 			NaNStrategy: canary.NaNStrategy(m.GetNanStrategy()), Critical: m.GetCritical(), MustHaveData: m.GetMustHaveData(),
+			Muted: m.GetMuted(),
 		}
 		if mc.Group == "" {
 			mc.Group = mc.Name

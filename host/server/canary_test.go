@@ -164,6 +164,7 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 		{"bad-direction", &v1.CanarySpec{Target: "solver", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency, Direction: "up"}}}, codes.InvalidArgument, "use increase"},
 		{"taken-version", &v1.CanarySpec{Target: "solver", CanaryVersion: "v1", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency}}}, codes.InvalidArgument, "taken by the live version"},
 		{"no-evolution", &v1.CanarySpec{Target: "solver", Evolution: "nope", Metrics: []*v1.CanaryMetric{{Name: latency}}}, codes.NotFound, "evolution nope not found"},
+		{"all-muted", &v1.CanarySpec{Target: "solver", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency, Muted: true}}}, codes.InvalidArgument, "every metric is muted"},
 		{"bad-tolerance", &v1.CanarySpec{Target: "solver", Genome: genome(t, 20), Metrics: []*v1.CanaryMetric{{Name: latency, AllowedIncrease: 0.5}}}, codes.InvalidArgument, "mean ratio of 1 or more"},
 		{"plugin-no-version", &v1.CanarySpec{TargetKind: "Plugin", Target: "random"}, codes.InvalidArgument, "canary_version"},
 		{"plugin-bad-version", &v1.CanarySpec{TargetKind: "Plugin", Target: "random", CanaryVersion: "1.0 beta"}, codes.InvalidArgument, "not a plugin version"},

@@ -18,6 +18,9 @@ type evolutionService struct {
 	v1.UnimplementedEvolutionServiceServer
 	eng *evolve.Engine
 	ops *store.Repository[*v1.Operation]
+	// builtins is closed once the built-in plugins are installed: an
+	// evolution created at swarmd's start waits for its strategy.
+	builtins <-chan struct{}
 }
 
 // evolveError maps engine errors to gRPC status.
@@ -41,6 +44,13 @@ func (s *evolutionService) CreateEvolution(ctx context.Context, req *v1.CreateEv
 	}
 	if err := checkName("evolution.metadata.name", evo.GetMetadata().GetName()); err != nil {
 		return nil, err
+	}
+	if s.builtins != nil {
+		select {
+		case <-s.builtins:
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 	}
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, err

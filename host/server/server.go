@@ -367,7 +367,7 @@ func (s *Server) build() {
 	v1.RegisterTelemetryServiceServer(s.grpc, s.telemetry)
 	v1.RegisterOperationServiceServer(s.grpc, &operationService{ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
 	v1.RegisterPluginServiceServer(s.grpc, &pluginService{reg: s.registry, maxBytes: s.cfg.MaxPluginBytes})
-	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true)})
+	v1.RegisterEvolutionServiceServer(s.grpc, &evolutionService{eng: s.engine, ops: store.NewRepository[*v1.Operation](s.store, kindOperation, true), builtins: s.builtins})
 	v1.RegisterSuiteServiceServer(s.grpc, &suiteService{catalog: s.catalog})
 	// Container records are synced: they track processes that outlive a
 	// crash of swarmd.

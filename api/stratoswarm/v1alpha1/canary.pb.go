@@ -279,8 +279,11 @@ type CanaryMetric struct {
 	// critical check too.
 	AllowedIncrease float64 `protobuf:"fixed64,9,opt,name=allowed_increase,json=allowedIncrease,proto3" json:"allowed_increase,omitempty"`
 	AllowedDecrease float64 `protobuf:"fixed64,10,opt,name=allowed_decrease,json=allowedDecrease,proto3" json:"allowed_decrease,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// muted metrics are classified and shown in each decision's table but
+	// not scored (Kayenta's muted): to watch a metric without judging on it.
+	Muted         bool `protobuf:"varint,11,opt,name=muted,proto3" json:"muted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CanaryMetric) Reset() {
@@ -381,6 +384,13 @@ func (x *CanaryMetric) GetAllowedDecrease() float64 {
 		return x.AllowedDecrease
 	}
 	return 0
+}
+
+func (x *CanaryMetric) GetMuted() bool {
+	if x != nil {
+		return x.Muted
+	}
+	return false
 }
 
 // CanaryStatus is where the rollout stands.
@@ -1316,7 +1326,7 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\vmin_samples\x18\r \x01(\x05R\n" +
 	"minSamples\x12\x1e\n" +
 	"\vmax_no_data\x18\x0e \x01(\x05R\tmaxNoData\x12'\n" +
-	"\x0ftrust_threshold\x18\x0f \x01(\x01R\x0etrustThreshold\"\xdd\x02\n" +
+	"\x0ftrust_threshold\x18\x0f \x01(\x01R\x0etrustThreshold\"\xf3\x02\n" +
 	"\fCanaryMetric\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1c\n" +
@@ -1328,7 +1338,8 @@ const file_stratoswarm_v1alpha1_canary_proto_rawDesc = "" +
 	"\fgroup_weight\x18\b \x01(\x01R\vgroupWeight\x12)\n" +
 	"\x10allowed_increase\x18\t \x01(\x01R\x0fallowedIncrease\x12)\n" +
 	"\x10allowed_decrease\x18\n" +
-	" \x01(\x01R\x0fallowedDecrease\"\x8b\x04\n" +
+	" \x01(\x01R\x0fallowedDecrease\x12\x14\n" +
+	"\x05muted\x18\v \x01(\bR\x05muted\"\x8b\x04\n" +
 	"\fCanaryStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x05R\x04step\x12\x16\n" +

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-const loadUsage = "usage: tspsolver load --target HOST:PORT [--concurrency N] [--duration D] [--instances a,b,...]"
+const loadUsage = "usage: tspsolver load --target HOST:PORT [--concurrency N] [--duration D] [--instances a,b,...] [--keepalive]"
 
 // loadStats are what a load run saw.
 type loadStats struct {
@@ -49,6 +49,7 @@ func load(args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", 4, "requests in flight at once")
 	duration := fs.Duration("duration", 0, "how long to send requests (0: until SIGTERM or SIGINT)")
 	instances := fs.String("instances", "eil51,st70,kroA100", "embedded instances to solve, comma-separated")
+	keepAlive := fs.Bool("keepalive", false, "reuse connections (the mesh splits traffic by connection: without this every request is a new connection, like many independent clients, so a canary's share of connections is its share of requests)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -74,7 +75,7 @@ func load(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	stats := runLoad(ctx, "http://"+*target, names, *concurrency)
+	stats := runLoad(ctx, "http://"+*target, names, *concurrency, *keepAlive)
 	n := len(stats.latencies)
 	if n == 0 {
 		fmt.Fprintf(stdout, "load: 0 requests answered, %d failed (%s)\n", stats.failed, stats.lastErr)
@@ -87,9 +88,9 @@ func load(args []string, stdout, stderr io.Writer) int {
 }
 
 // runLoad sends requests until ctx ends.
-func runLoad(ctx context.Context, base string, instances []string, concurrency int) *loadStats {
+func runLoad(ctx context.Context, base string, instances []string, concurrency int, keepAlive bool) *loadStats {
 	stats := &loadStats{}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: concurrency}}
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Add(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ type canaryFixture struct {
 	agents   v1.AgentServiceClient
 	canaries v1.CanaryServiceClient
 	address  string
+	solver   string // the static tspsolver binary
 }
 
 func newCanaryFixture(t *testing.T) *canaryFixture {
@@ -48,27 +50,38 @@ func newCanaryFixture(t *testing.T) *canaryFixture {
 	f := &canaryFixture{d: wrap(t, srv, dir), dir: dir}
 	f.agents = v1.NewAgentServiceClient(f.d.conn)
 	f.canaries = v1.NewCanaryServiceClient(f.d.conn)
-	a := &v1.Agent{Metadata: &v1.ObjectMeta{Name: "solver"}, Spec: &v1.AgentSpec{
-		Role: "solver", Image: "scratch", Replicas: 2, Genome: genome(t, 20),
-		Command:   []string{"/opt/stratoswarm/tspsolver", "serve"},
-		Mounts:    []*v1.Mount{{Source: solver, Target: "/opt/stratoswarm/tspsolver", ReadOnly: true}},
-		Resources: &v1.ResourceList{MemoryBytes: 256 << 20},
-	}}
-	if _, err := f.agents.CreateAgent(f.d.ctx(), &v1.CreateAgentRequest{Agent: a}); err != nil {
-		t.Fatal(err)
-	}
-	st := f.waitAgent(t, "v1")
+	f.solver = solver
+	f.createAgent(t, "solver", "", 2)
+	st := f.waitAgent(t, "solver", "v1")
 	f.address = st.GetAddress()
 	return f
 }
 
-// waitAgent waits for the agent to run version.
-func (f *canaryFixture) waitAgent(t *testing.T, version string) *v1.AgentStatus {
+// createAgent creates agent name serving the example solver with
+// personality (none if empty).
+func (f *canaryFixture) createAgent(t *testing.T, name, personality string, replicas int32) {
+	t.Helper()
+	a := &v1.Agent{Metadata: &v1.ObjectMeta{Name: name}, Spec: &v1.AgentSpec{
+		Role: "solver", Image: "scratch", Replicas: replicas, Genome: genome(t, 20),
+		Command:   []string{"/opt/stratoswarm/tspsolver", "serve"},
+		Mounts:    []*v1.Mount{{Source: f.solver, Target: "/opt/stratoswarm/tspsolver", ReadOnly: true}},
+		Resources: &v1.ResourceList{MemoryBytes: 256 << 20},
+	}}
+	if personality != "" {
+		a.Spec.Personality = &v1.PluginRef{Name: personality}
+	}
+	if _, err := f.agents.CreateAgent(f.d.ctx(), &v1.CreateAgentRequest{Agent: a}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitAgent waits for agent name to run version.
+func (f *canaryFixture) waitAgent(t *testing.T, name, version string) *v1.AgentStatus {
 	t.Helper()
 	var got *v1.Agent
 	var err error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if got, err = f.agents.GetAgent(f.d.ctx(), &v1.GetAgentRequest{Name: "solver"}); err != nil {
+		if got, err = f.agents.GetAgent(f.d.ctx(), &v1.GetAgentRequest{Name: name}); err != nil {
 			t.Fatal(err)
 		}
 		if st := got.GetStatus(); st.GetPhase() == "Running" && st.GetVersion() == version || st.GetPhase() == "Failed" {
@@ -195,7 +208,7 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	if last.GetVerdict() != "Pass" || len(last.GetMetrics()) != 1 || last.GetMetrics()[0].GetControlCount() < 8 {
 		t.Errorf("the promoting decision %v lacks its metric table", last)
 	}
-	st := f.waitAgent(t, "v2")
+	st := f.waitAgent(t, "solver", "v2")
 	if st.GetLineage().GetParentVersion() != "v1" || st.GetLineage().GetGeneration() != 1 {
 		t.Errorf("agent lineage %v, want parent v1, generation 1", st.GetLineage())
 	}
@@ -217,7 +230,7 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	if c.GetStatus().GetPhase() != "RolledBack" || !strings.Contains(c.GetStatus().GetReason(), latency) {
 		t.Fatalf("slow canary ended %s: %s, want RolledBack naming %s", c.GetStatus().GetPhase(), c.GetStatus().GetReason(), latency)
 	}
-	f.waitAgent(t, "v2")
+	f.waitAgent(t, "solver", "v2")
 
 	// A canary replica killed mid-analysis: rolled back as crashed.
 	if _, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{
@@ -284,7 +297,7 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	wantCode(t, loser, codes.FailedPrecondition, "ended as "+want)
 	f.waitCanary(t, "race", want)
 	if want == "Promoted" {
-		f.waitAgent(t, "v6")
+		f.waitAgent(t, "solver", "v6")
 	}
 	list, err := f.canaries.ListCanaries(ctx, &v1.ListCanariesRequest{})
 	if err != nil || len(list.GetCanaries()) != 5 {
@@ -329,4 +342,44 @@ func killProcs(agent, version string) int {
 		}
 	}
 	return killed
+}
+
+// TestCanaryPaceFollowsThePersonality: the agent's personality sets its
+// canaries' pace, and so how many passing analyses each step needs: a
+// conservative agent 3, an explorer 2, one without a personality 1 (the
+// built-in plugins at trust 0.5: paces 0.225, 0.35 and 0.5).
+func TestCanaryPaceFollowsThePersonality(t *testing.T) {
+	f := newCanaryFixture(t)
+	select {
+	case <-f.d.srv.BuiltinsInstalled():
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the built-in plugins were not installed within 2 minutes")
+	}
+	f.createAgent(t, "careful", "conservative", 1)
+	f.createAgent(t, "bold", "explorer", 1)
+	for _, tc := range []struct {
+		agent    string
+		analyses int32
+		pace     float64
+	}{{"careful", 3, 0.225}, {"bold", 2, 0.35}, {"solver", 1, 0.5}} {
+		f.waitAgent(t, tc.agent, "v1")
+		spec := canarySpec(genome(t, 20), "tspsolver_request_seconds_mean", time.Minute)
+		spec.Target, spec.StepWeights = tc.agent, []int32{10, 25, 50}
+		c, err := f.canaries.CreateCanary(f.d.ctx(), &v1.CreateCanaryRequest{Canary: &v1.Canary{Metadata: &v1.ObjectMeta{Name: "pace-" + tc.agent}, Spec: spec}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := c.GetStatus()
+		if math.Abs(st.GetPace()-tc.pace) > 1e-9 || len(st.GetSchedule()) != 3 {
+			t.Errorf("%s: pace %v, schedule %v; want pace %v over 3 steps", tc.agent, st.GetPace(), st.GetSchedule(), tc.pace)
+		}
+		for _, sg := range st.GetSchedule() {
+			if sg.GetAnalyses() != tc.analyses {
+				t.Errorf("%s: step %d%% needs %d passing analyses, want %d", tc.agent, sg.GetWeight(), sg.GetAnalyses(), tc.analyses)
+			}
+		}
+		if _, err := f.canaries.RollbackCanary(f.d.ctx(), &v1.RollbackCanaryRequest{Name: "pace-" + tc.agent, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -307,7 +307,13 @@ func TestTelemetryScrapesReplicas(t *testing.T) {
 // its cgroup (v1 or v2) under the default parent.
 func killContainer(t *testing.T, id string) {
 	t.Helper()
-	for _, procs := range []string{"/sys/fs/cgroup/memory/stratoswarm/" + id + "/cgroup.procs", "/sys/fs/cgroup/pids/stratoswarm/" + id + "/cgroup.procs", "/sys/fs/cgroup/stratoswarm/" + id + "/cgroup.procs"} {
+	// swarmd's containers' groups are under stratoswarm/<data-dir hash>.
+	var found []string
+	for _, h := range []string{"memory", "pids", ""} {
+		m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", h, "stratoswarm", "*", id, "cgroup.procs"))
+		found = append(found, m...)
+	}
+	for _, procs := range found {
 		b, err := os.ReadFile(procs)
 		if err != nil {
 			continue

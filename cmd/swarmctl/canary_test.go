@@ -371,7 +371,9 @@ func TestCanaryReleaseOfAnAgent(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
 	defer wcancel()
 	r = e.runRaw(wctx, "canary", "ls", "-w")
-	if r.code != 0 || !strings.Contains(r.out, "EVENT") || !strings.Contains(r.out, "ADDED") || !strings.Contains(r.out, "same") {
+	// The watch runs until the deadline ends it: its exit code says how the
+	// deadline met it; what it printed is the point.
+	if !strings.Contains(r.out, "EVENT") || !strings.Contains(r.out, "ADDED") || !strings.Contains(r.out, "same") {
 		t.Errorf("ls -w: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 }

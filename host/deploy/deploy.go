@@ -10,10 +10,20 @@
 //	                     genome.json its design
 //	/run/secrets/spiffe/ its identity (svid.crt, svid.key, bundle.crt),
 //	                     read-only, when the agent has one
+//	/run/mesh/           the mesh's service sockets, read-only, when the
+//	                     deployer has a MeshDir: <agent>.sock reaches that
+//	                     agent's service (HTTP over a Unix socket)
 //	SWARM_LISTEN=unix:/run/agent/http.sock, SWARM_GENOME=/run/agent/genome.json,
-//	SWARM_AGENT, SWARM_VERSION, SWARM_REPLICA, SWARM_IDENTITY_DIR
+//	SWARM_AGENT, SWARM_VERSION, SWARM_REPLICA, SWARM_IDENTITY_DIR,
+//	SWARM_MESH_DIR=/run/mesh (with a MeshDir)
 //
 // A replica is ready when GET /healthz over its socket answers 200.
+//
+// A replica's calls through /run/mesh are attributed to it by Caller: the
+// mesh proxy reads the connecting process's pid (SO_PEERCRED) and the
+// deployer matches that process's PID namespace with its replicas'. The
+// environment (SWARM_AGENT) is not trusted for this: a process may set its
+// children's as it likes, but cannot leave its PID namespace.
 package deploy
 
 import (
@@ -41,8 +51,10 @@ import (
 const (
 	AgentDir    = "/run/agent"
 	IdentityDir = "/run/secrets/spiffe"
-	socketName  = "http.sock"
-	genomeName  = "genome.json"
+	// MeshDir is where a replica finds the mesh's service sockets.
+	MeshDir    = "/run/mesh"
+	socketName = "http.sock"
+	genomeName = "genome.json"
 )
 
 // DefaultReadyTimeout bounds how long a replica may take to answer its
@@ -57,6 +69,11 @@ type Options struct {
 	Mesh *mesh.Table
 	// Dir holds the replicas' directories (sockets, genomes).
 	Dir string
+	// MeshDir is the host directory of the mesh proxy's service sockets
+	// (mesh.Options.SocketDir), mounted read-only at /run/mesh in every
+	// replica with SWARM_MESH_DIR=/run/mesh; empty: replicas cannot call
+	// services.
+	MeshDir string
 	// ReadyTimeout bounds a replica's start (default
 	// DefaultReadyTimeout).
 	ReadyTimeout time.Duration
@@ -91,18 +108,23 @@ type Replica struct {
 	// Socket is the host path of the socket it serves on.
 	Socket  string
 	Version string
+	// pidNS is the container's PID namespace ("pid:[inode]"), how its
+	// calls are attributed (Caller); empty when unknown.
+	pidNS string
 }
 
 // Deployer runs agent versions. Safe for concurrent use.
 type Deployer struct {
-	rt    container.Runtime
-	mesh  *mesh.Table
-	dir   string
-	ready time.Duration
-	log   *slog.Logger
+	rt      container.Runtime
+	mesh    *mesh.Table
+	dir     string
+	meshDir string
+	ready   time.Duration
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	versions map[key][]Replica
+	byPidNS  map[string]key // running replicas' PID namespaces
 }
 
 type key struct{ agent, version string }
@@ -121,7 +143,8 @@ func New(opts Options) (*Deployer, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Deployer{rt: opts.Runtime, mesh: opts.Mesh, dir: opts.Dir, ready: opts.ReadyTimeout, log: opts.Log, versions: map[key][]Replica{}}, nil
+	return &Deployer{rt: opts.Runtime, mesh: opts.Mesh, dir: opts.Dir, meshDir: opts.MeshDir, ready: opts.ReadyTimeout, log: opts.Log,
+		versions: map[key][]Replica{}, byPidNS: map[string]key{}}, nil
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
@@ -217,6 +240,10 @@ func (d *Deployer) start(ctx context.Context, v Version, i int) (Replica, error)
 		mounts = append(mounts, container.Mount{Source: v.Identity, Target: IdentityDir, ReadOnly: true})
 		env = append(env, "SWARM_IDENTITY_DIR="+IdentityDir)
 	}
+	if d.meshDir != "" {
+		mounts = append(mounts, container.Mount{Source: d.meshDir, Target: MeshDir, ReadOnly: true})
+		env = append(env, "SWARM_MESH_DIR="+MeshDir)
+	}
 	spec := container.Spec{ID: id, Image: v.Image, Command: v.Command, Env: env, Mounts: mounts, Limits: v.Limits,
 		Hostname: id}
 	if err := d.rt.Create(ctx, spec); err != nil {
@@ -226,7 +253,53 @@ func (d *Deployer) start(ctx context.Context, v Version, i int) (Replica, error)
 	if err := d.rt.Start(ctx, id); err != nil {
 		return r, fmt.Errorf("replica %s: %w", id, err)
 	}
+	if ns, err := d.pidNamespace(ctx, id); err != nil {
+		d.log.Warn("replica's PID namespace unknown: its calls through the mesh count as external", "replica", r.ID, "err", err)
+	} else {
+		r.pidNS = ns
+		d.mu.Lock()
+		d.byPidNS[ns] = key{v.Agent, v.Version}
+		d.mu.Unlock()
+	}
 	return r, nil
+}
+
+// pidNamespace reads the PID namespace of a started container's init.
+func (d *Deployer) pidNamespace(ctx context.Context, id string) (string, error) {
+	st, err := d.rt.Status(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if st.Pid <= 0 {
+		return "", fmt.Errorf("the runtime gives no pid for container %s", id)
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid))
+	if err != nil {
+		return "", err
+	}
+	if own, err := os.Readlink("/proc/self/ns/pid"); err != nil || own == ns {
+		return "", fmt.Errorf("container %s shares the host's PID namespace %s: its processes cannot be told from the host's", id, ns)
+	}
+	return ns, nil
+}
+
+// Caller names the agent version whose replica the process pid (in the
+// host's PID namespace) runs in, by the process's PID namespace: a process
+// cannot leave its container's namespace, nor set it, as it can its
+// environment. False for a process of no running replica (the host's, or
+// one gone before it was looked up). The mesh proxy calls it
+// (mesh.Options.Identify) for each connection on a service socket; a pid
+// reused between the connect and the lookup, in a window of microseconds,
+// would be misattributed.
+func (d *Deployer) Caller(pid int) (agent, version string, ok bool) {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if err != nil {
+		return "", "", false
+	}
+	d.mu.Lock()
+	k, ok := d.byPidNS[ns]
+	d.mu.Unlock()
+	return k.agent, k.version, ok
 }
 
 // waitReady polls the replica's health check until it answers 200, its
@@ -361,6 +434,13 @@ func (d *Deployer) Remove(ctx context.Context, agent, version string) error {
 // stop stops and deletes replicas, joining their errors.
 func (d *Deployer) stop(ctx context.Context, rs []Replica) error {
 	var errs []error
+	d.mu.Lock()
+	for _, r := range rs {
+		if r.pidNS != "" {
+			delete(d.byPidNS, r.pidNS)
+		}
+	}
+	d.mu.Unlock()
 	for _, r := range rs {
 		if err := d.rt.Stop(ctx, r.Container, 5*time.Second); err != nil && !errors.Is(err, container.ErrNotFound) {
 			errs = append(errs, err)

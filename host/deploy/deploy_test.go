@@ -187,3 +187,95 @@ func TestDeployFailuresSayWhyAndLeaveNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReplicasReachTheMeshAndAreIdentified: with a MeshDir, a replica has
+// the mesh's service sockets at /run/mesh (read-only), and Caller
+// attributes its processes, by PID namespace, to its agent version; the
+// host's processes and removed replicas are nobody.
+func TestReplicasReachTheMeshAndAreIdentified(t *testing.T) {
+	rt, err := native.New(native.Options{StateDir: t.TempDir(), InitPath: bins.init, CgroupParent: "stratoswarm-deploy-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	sockets, err := os.MkdirTemp("", "mesh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockets) })
+	tab := mesh.NewTable()
+	var d *Deployer
+	p, err := mesh.New(tab, mesh.Options{SocketDir: sockets, Identify: func(pid int) (mesh.Caller, bool) {
+		a, v, ok := d.Caller(pid)
+		return mesh.Caller{Agent: a, Version: v}, ok
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
+	if d, err = New(Options{Runtime: rt, Mesh: tab, Dir: t.TempDir(), MeshDir: sockets, ReadyTimeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rs, err := d.Deploy(ctx, solverVersion("v1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Route("tspsolver", "127.0.0.1:0", map[string]int{"v1": 1}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.WaitApplied(wctx, tab.Version()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := rt.Status(ctx, rs[0].Container)
+	if err != nil || st.Pid <= 0 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if a, v, ok := d.Caller(st.Pid); !ok || a != "tspsolver" || v != "v1" {
+		t.Errorf("Caller(replica's pid %d) = %q %q %v, want tspsolver v1", st.Pid, a, v, ok)
+	}
+	if _, _, ok := d.Caller(os.Getpid()); ok {
+		t.Error("the host's process was taken for a replica")
+	}
+	// The socket, seen through the replica's root: mounted, and served.
+	inside := fmt.Sprintf("/proc/%d/root%s/tspsolver.sock", st.Pid, MeshDir)
+	client := socketClient(inside)
+	resp, err := client.Post("http://mesh/solve?instance=eil51&seed=1", "text/plain", nil)
+	if err != nil {
+		t.Fatalf("solve through the replica's %s: %v", inside, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	client.CloseIdleConnections()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "eil51") {
+		t.Fatalf("solve through /run/mesh: %s %s", resp.Status, b)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.Pid))
+	if err != nil || !strings.Contains(string(env), "SWARM_MESH_DIR=/run/mesh\x00") {
+		t.Errorf("replica's environment lacks SWARM_MESH_DIR (%v): %q", err, env)
+	}
+	mounts, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == MeshDir && !strings.HasPrefix(f[5], "ro") {
+			t.Errorf("%s is mounted %s, want read-only", MeshDir, f[5])
+		}
+	}
+	if !strings.Contains(string(mounts), " "+MeshDir+" ") {
+		t.Errorf("%s is not mounted in the replica:\n%s", MeshDir, mounts)
+	}
+	if err := d.Remove(ctx, "tspsolver", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := d.Caller(st.Pid); ok {
+		t.Error("a removed replica is still identified")
+	}
+}

@@ -219,11 +219,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.native, s.nativeErr = openNative(cfg, log)
 	s.meshTable = mesh.NewTable()
-	if s.meshProxy, err = mesh.New(s.meshTable, mesh.Options{Log: log.With("component", "mesh")}); err != nil {
+	meshDir, err := meshSocketDir(cfg.DataDir)
+	if err != nil {
+		return fail(err)
+	}
+	if s.meshProxy, err = mesh.New(s.meshTable, mesh.Options{Log: log.With("component", "mesh"), SocketDir: meshDir, Identify: s.identifyCaller}); err != nil {
 		return fail(fmt.Errorf("mesh: %w", err))
 	}
 	if s.native != nil {
-		if s.deployer, err = deploy.New(deploy.Options{Runtime: s.native, Mesh: s.meshTable, Dir: filepath.Join(cfg.DataDir, "agents"), Log: log.With("component", "deploy")}); err != nil {
+		if s.deployer, err = deploy.New(deploy.Options{Runtime: s.native, Mesh: s.meshTable, Dir: filepath.Join(cfg.DataDir, "agents"), MeshDir: meshDir, Log: log.With("component", "deploy")}); err != nil {
 			return fail(fmt.Errorf("agents: %w", err))
 		}
 	}
@@ -494,6 +498,7 @@ func (s *Server) Start() error {
 		s.heartbeatLoop(ctx)
 	}()
 	s.startReplicaExits(ctx)
+	s.startCallRecorder(ctx)
 	// Built-in plugins are validated and benchmarked in the background;
 	// versions a previous run left half-gated are gated again.
 	s.wg.Add(1)
@@ -654,6 +659,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.meshProxy != nil {
 			_ = s.meshProxy.Close(ctx)
+			s.recordCalls(context.Background()) // the calls since the last tick
 		}
 		if s.native != nil {
 			s.native.Close() // its containers stop with it

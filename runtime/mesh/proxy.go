@@ -34,6 +34,17 @@ type Options struct {
 	// discards them. A refusal or dial failure is logged at Warn the first
 	// time for each service or backend and table version, then at Debug.
 	Log *slog.Logger
+	// SocketDir, when set, makes the proxy also listen for every service
+	// on the Unix socket SocketDir/<service>.sock (mode 0666; the
+	// directory's own mode decides who reaches it), for callers without a
+	// network such as agent replicas, which get the directory mounted. The
+	// directory must exist; a stale socket file there is replaced.
+	SocketDir string
+	// Identify names the process at the other end of a connection
+	// accepted on a service socket, from its pid in the proxy's PID
+	// namespace (SO_PEERCRED at connect); false: unknown, counted as
+	// external. Nil: every caller is external.
+	Identify func(pid int) (Caller, bool)
 }
 
 // Proxy is a userspace L4 (TCP) proxy that follows a Table. It listens on
@@ -56,6 +67,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	listeners map[string]*listener // by service name
+	sockets   map[string]*listener // by service name, under SocketDir
 	listenErr map[string]error     // by service name, from the last apply
 	flows     map[*flow]struct{}   // open connections, for the cut at Close
 	applied   uint64               // table version the listeners follow
@@ -66,6 +78,11 @@ type Proxy struct {
 	statsMu  sync.RWMutex
 	services map[string]*serviceCounters
 
+	socketDir string
+	identify  func(pid int) (Caller, bool)
+	callsMu   sync.Mutex
+	calls     map[callKey]*Call
+
 	stopWatch  func()
 	followDone chan struct{}
 	closed     chan struct{}      // closed by Close; ends accept back-offs
@@ -75,16 +92,18 @@ type Proxy struct {
 	conns      sync.WaitGroup     // connection handlers
 }
 
-// listener is the proxy's listener for one service.
+// listener is the proxy's listener for one service: its TCP address, or
+// its Unix socket under SocketDir.
 type listener struct {
 	service string
-	address string // as the table says it, port 0 included
-	ln      *net.TCPListener
+	address string // as the table says it, port 0 included; the path of a socket
+	ln      net.Listener
+	socket  bool
 }
 
 // flow is one proxied connection; backend is nil until dialled.
 type flow struct {
-	client  *net.TCPConn
+	client  halfCloser
 	backend halfCloser
 }
 
@@ -107,6 +126,10 @@ func New(t *Table, opts Options) (*Proxy, error) {
 		dialer:     net.Dialer{Timeout: opts.DialTimeout},
 		bufs:       sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }},
 		listeners:  map[string]*listener{},
+		sockets:    map[string]*listener{},
+		socketDir:  opts.SocketDir,
+		identify:   opts.Identify,
+		calls:      map[callKey]*Call{},
 		listenErr:  map[string]error{},
 		flows:      map[*flow]struct{}{},
 		appliedCh:  make(chan struct{}),
@@ -146,6 +169,17 @@ func (p *Proxy) Addr(service string) net.Addr {
 		return l.ln.Addr()
 	}
 	return nil
+}
+
+// SocketPath returns the path of the Unix socket the proxy listens on for
+// a service, or "" when it does not (no SocketDir, or the listen failed).
+func (p *Proxy) SocketPath(service string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l, ok := p.sockets[service]; ok {
+		return l.address
+	}
+	return ""
 }
 
 // WaitApplied waits until the proxy's listeners follow table version v or
@@ -217,6 +251,10 @@ func (p *Proxy) closeListeners() {
 		l.ln.Close()
 		delete(p.listeners, name)
 	}
+	for name, l := range p.sockets {
+		l.ln.Close() // unlinks the socket file
+		delete(p.sockets, name)
+	}
 }
 
 // follow applies each snapshot the table's watch delivers.
@@ -243,9 +281,27 @@ func (p *Proxy) apply(s *Snapshot, logErrs bool) error {
 			delete(p.listeners, name)
 		}
 	}
+	for name, l := range p.sockets {
+		if _, ok := s.routes[name]; !ok {
+			l.ln.Close() // unlinks the socket file; its open connections go on
+			delete(p.sockets, name)
+		}
+	}
 	clear(p.listenErr)
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(s.routes)) {
+		if p.socketDir != "" {
+			if _, ok := p.sockets[name]; !ok {
+				if l, err := p.listenSocket(name); err != nil {
+					p.listenErr[name] = err
+					errs = append(errs, err)
+				} else {
+					p.sockets[name] = l
+					p.loops.Add(1)
+					go p.accept(l)
+				}
+			}
+		}
 		if _, ok := p.listeners[name]; ok {
 			continue
 		}
@@ -253,11 +309,11 @@ func (p *Proxy) apply(s *Snapshot, logErrs bool) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			err = fmt.Errorf("mesh: listen on %s for service %q: %w; free the address or give the service another one", addr, name, err)
-			p.listenErr[name] = err
+			p.listenErr[name] = errors.Join(p.listenErr[name], err)
 			errs = append(errs, err)
 			continue
 		}
-		l := &listener{service: name, address: addr, ln: ln.(*net.TCPListener)}
+		l := &listener{service: name, address: addr, ln: ln}
 		p.listeners[name] = l
 		p.loops.Add(1)
 		go p.accept(l)
@@ -377,7 +433,7 @@ func (p *Proxy) accept(l *listener) {
 	defer p.loops.Done()
 	var backoff time.Duration
 	for {
-		c, err := l.ln.AcceptTCP()
+		c, err := l.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -393,13 +449,18 @@ func (p *Proxy) accept(l *listener) {
 		}
 		backoff = 0
 		p.conns.Add(1)
-		go p.serve(l.service, c, time.Now())
+		go p.serve(l.service, c.(halfCloser), l.socket, time.Now())
 	}
 }
 
-// serve proxies one client connection.
-func (p *Proxy) serve(service string, client *net.TCPConn, accepted time.Time) {
+// serve proxies one client connection; socket says it came on the
+// service's Unix socket, where the caller can be identified.
+func (p *Proxy) serve(service string, client halfCloser, socket bool, accepted time.Time) {
 	defer p.conns.Done()
+	var caller Caller
+	if socket {
+		caller = p.caller(client)
+	}
 	sc := p.openService(service)
 	defer sc.open.Add(-1)
 	f := &flow{client: client}
@@ -414,16 +475,19 @@ func (p *Proxy) serve(service string, client *net.TCPConn, accepted time.Time) {
 	var backend halfCloser
 	var bc *backendCounters
 	if err == nil {
-		backend, bc, err = p.connect(service, snap, b)
+		backend, bc, b, err = p.connect(service, snap, b)
 	}
 	if err != nil {
+		p.countCall(caller, service, b.Version, false)
 		sc.refused.Add(1)
 		level := slog.LevelDebug
 		if logOnce(&sc.refusalLogged, snap.version) {
 			level = slog.LevelWarn
 		}
 		p.log.Log(context.Background(), level, "mesh: connection refused", "service", service, "client", client.RemoteAddr().String(), "table_version", snap.version, "reason", err)
-		client.SetLinger(0) // a reset: the client sees the service refuse, not an empty reply
+		if tc, ok := client.(*net.TCPConn); ok {
+			tc.SetLinger(0) // a reset: the client sees the service refuse, not an empty reply
+		}
 		client.Close()
 		return
 	}
@@ -456,30 +520,36 @@ func (p *Proxy) serve(service string, client *net.TCPConn, accepted time.Time) {
 	client.Close()
 	backend.Close()
 	bc.duration.observe(time.Since(accepted))
-	if (abnormal(errTo) || abnormal(errFrom)) && !p.cut.Load() {
+	if p.cut.Load() {
+		return // cut by Close: neither the backend's doing nor the caller's
+	}
+	failed := abnormal(errTo) || abnormal(errFrom)
+	if failed {
 		bc.resets.Add(1)
 		p.log.Debug("mesh: connection ended abnormally", "service", service, "backend", b.ID, "to_backend_err", errTo, "from_backend_err", errFrom)
 	}
+	p.countCall(caller, service, b.Version, !failed)
 }
 
 // connect dials the picked backend and, when that fails, one other backend
 // picked among the rest. Each attempt counts as a request of its backend,
 // and a failed one as a dial error. The returned counters have the
-// connection counted as active.
-func (p *Proxy) connect(service string, snap *Snapshot, b Backend) (halfCloser, *backendCounters, error) {
+// connection counted as active; the Backend is the one reached, or the
+// last one tried.
+func (p *Proxy) connect(service string, snap *Snapshot, b Backend) (halfCloser, *backendCounters, Backend, error) {
 	c, bc, err := p.dial(service, snap.version, b)
 	if err == nil {
-		return c, bc, nil
+		return c, bc, b, nil
 	}
 	other, perr := snap.PickOther(service, b.ID, p.rnd)
 	if perr != nil {
-		return nil, nil, fmt.Errorf("%w; no retry: %w", err, perr)
+		return nil, nil, b, fmt.Errorf("%w; no retry: %w", err, perr)
 	}
 	c, bc, err2 := p.dial(service, snap.version, other)
 	if err2 != nil {
-		return nil, nil, fmt.Errorf("%w; retry: %w", err, err2)
+		return nil, nil, other, fmt.Errorf("%w; retry: %w", err, err2)
 	}
-	return c, bc, nil
+	return c, bc, other, nil
 }
 
 // dial dials one backend, counting the attempt.
@@ -503,7 +573,7 @@ func (p *Proxy) dial(service string, version uint64, b Backend) (halfCloser, *ba
 
 // fromBackend copies backend → client: the first read by hand, to time
 // the first byte, then by splice.
-func (p *Proxy) fromBackend(client *net.TCPConn, backend halfCloser, bc *backendCounters, accepted time.Time) error {
+func (p *Proxy) fromBackend(client halfCloser, backend halfCloser, bc *backendCounters, accepted time.Time) error {
 	bp := p.bufs.Get().(*[]byte)
 	n, err := backend.Read(*bp)
 	if n > 0 {
@@ -577,6 +647,10 @@ func (p *Proxy) Stats() Stats {
 	for name, l := range p.listeners {
 		addrs[name] = l.ln.Addr().String()
 	}
+	socks := make(map[string]string, len(p.sockets))
+	for name, l := range p.sockets {
+		socks[name] = l.address
+	}
 	errs := make(map[string]string, len(p.listenErr))
 	for name, err := range p.listenErr {
 		errs[name] = err.Error()
@@ -589,7 +663,7 @@ func (p *Proxy) Stats() Stats {
 	for _, name := range slices.Sorted(maps.Keys(p.services)) {
 		sc := p.services[name]
 		ss := ServiceStats{
-			Name: name, Address: addrs[name], ListenError: errs[name],
+			Name: name, Address: addrs[name], Socket: socks[name], ListenError: errs[name],
 			Accepted: sc.accepted.Load(), Refused: sc.refused.Load(),
 			Backends: make([]BackendStats, 0, len(sc.backends)),
 		}

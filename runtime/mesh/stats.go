@@ -22,8 +22,11 @@ type ServiceStats struct {
 	// Address is where the proxy listens for it (the table's address, with
 	// the port filled in when the table says 0); empty when not listening.
 	Address string
+	// Socket is the Unix socket the proxy listens on for it under
+	// Options.SocketDir; empty without one.
+	Socket string
 	// ListenError says why the proxy could not listen on the table's
-	// address; the next table change tries again.
+	// address or the service's socket; the next table change tries again.
 	ListenError string
 	// Accepted counts client connections accepted.
 	Accepted uint64

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,7 +17,7 @@ import (
 	"time"
 )
 
-const loadUsage = "usage: tspsolver load --target HOST:PORT [--concurrency N] [--duration D] [--instances a,b,...] [--keepalive]"
+const loadUsage = "usage: tspsolver load --target HOST:PORT|unix:PATH [--concurrency N] [--duration D] [--instances a,b,...] [--keepalive]"
 
 // loadStats are what a load run saw.
 type loadStats struct {
@@ -45,7 +46,7 @@ func load(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tspsolver load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, loadUsage); fs.PrintDefaults() }
-	target := fs.String("target", "", "the agent's address, `HOST:PORT` (swarmctl agent describe shows it)")
+	target := fs.String("target", "", "the agent's address, `HOST:PORT` (swarmctl agent describe shows it), or unix:PATH, a socket such as a replica's /run/mesh/AGENT.sock")
 	concurrency := fs.Int("concurrency", 4, "requests in flight at once")
 	duration := fs.Duration("duration", 0, "how long to send requests (0: until SIGTERM or SIGINT)")
 	instances := fs.String("instances", "eil51,st70,kroA100", "embedded instances to solve, comma-separated")
@@ -75,7 +76,7 @@ func load(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	stats := runLoad(ctx, "http://"+*target, names, *concurrency, *keepAlive)
+	stats := runLoad(ctx, *target, names, *concurrency, *keepAlive)
 	n := len(stats.latencies)
 	if n == 0 {
 		fmt.Fprintf(stdout, "load: 0 requests answered, %d failed (%s)\n", stats.failed, stats.lastErr)
@@ -87,10 +88,19 @@ func load(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// runLoad sends requests until ctx ends.
-func runLoad(ctx context.Context, base string, instances []string, concurrency int, keepAlive bool) *loadStats {
+// runLoad sends requests to target (HOST:PORT or unix:PATH) until ctx
+// ends.
+func runLoad(ctx context.Context, target string, instances []string, concurrency int, keepAlive bool) *loadStats {
 	stats := &loadStats{}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: concurrency}}
+	tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: concurrency}
+	base := "http://" + target
+	if path, ok := strings.CutPrefix(target, "unix:"); ok {
+		base = "http://agent"
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Add(1)

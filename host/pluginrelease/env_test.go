@@ -258,7 +258,7 @@ func plan() canary.Plan {
 
 // drive runs a rollout of random from the default to version, each interval a
 // batch of 32 unpinned evolutions and 4 pinned to the default.
-func (w *world) drive(version string) (canary.Status, error, *Env) {
+func (w *world) drive(version string) (canary.Status, *Env, error) {
 	w.t.Helper()
 	r, err := canary.NewRollout(plan())
 	if err != nil {
@@ -280,7 +280,7 @@ func (w *world) drive(version string) (canary.Status, error, *Env) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st, err := canary.Drive(ctx, r, env, w.clock)
-	return st, err, env
+	return st, env, err
 }
 
 // arms counts evolutions by their arm label ("" unrouted) and checks that
@@ -310,7 +310,7 @@ func (w *world) arms(evos []*v1.Evolution, canaryVersion string) map[string]int 
 func TestASameQualityCanaryIsPromoted(t *testing.T) {
 	w := newWorld(t)
 	w.upload("9.1.0", modules.random) // the same code under a new version
-	st, err, _ := w.drive("9.1.0")
+	st, _, err := w.drive("9.1.0")
 	if err != nil || st.Phase != canary.PhasePromoted {
 		t.Fatalf("rollout: %v, %s: %s", err, st.Phase, st.Reason)
 	}
@@ -364,7 +364,7 @@ func TestATrappingCanaryIsRolledBackAndNeverRoutedAgain(t *testing.T) {
 	// It traps on every space without a "mode" parameter: it passes its
 	// gates and fails on every real evolution.
 	w.upload("9.2.0", modules.trap)
-	st, err, _ := w.drive("9.2.0")
+	st, _, err := w.drive("9.2.0")
 	if err != nil || st.Phase != canary.PhaseRolledBack {
 		t.Fatalf("rollout: %v, %s: %s", err, st.Phase, st.Reason)
 	}

@@ -181,15 +181,14 @@ func TestServiceSocketFollowsTheTable(t *testing.T) {
 	if got, err := exchangeUnix(sock, "hi\n"); err != nil || !strings.HasSuffix(got, "bye 3\n") {
 		t.Fatalf("%q %v", got, err)
 	}
-	v, err := tab.Remove("a")
-	if err != nil {
+	if _, err := tab.Remove("a"); err != nil {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("x", 120)
 	if _, err := tab.Set(Service{Name: long, Address: "127.0.0.1:0"}, []Backend{b.backend(1)}); err != nil {
 		t.Fatal(err)
 	}
-	v, err = tab.Set(Service{Name: "blocked", Address: "127.0.0.1:0"}, []Backend{b.backend(1)})
+	v, err := tab.Set(Service{Name: "blocked", Address: "127.0.0.1:0"}, []Backend{b.backend(1)})
 	if err != nil {
 		t.Fatal(err)
 	}

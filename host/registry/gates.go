@@ -53,6 +53,7 @@ func (r *Registry) runGates(ctx context.Context, name, version, opName string) {
 	if gateErr != nil {
 		state, reason = StateRejected, gateErr.Error()
 	}
+	var ev *v1.Evidence
 	out, err := r.plugins.Modify(ctx, name, nil, func(p *v1.Plugin) error {
 		v := findVersion(p, version)
 		if v == nil {
@@ -69,7 +70,8 @@ func (r *Registry) runGates(ctx context.Context, name, version, opName string) {
 		if gateErr != nil {
 			kind = "rejected"
 		}
-		v.Evidence = append(v.Evidence, &v1.Evidence{Time: timestamppb.New(r.now()), Kind: kind, Positive: gateErr == nil, Weight: 1, Detail: gateSummary(scores, reason)})
+		ev = &v1.Evidence{Time: timestamppb.New(r.now()), Kind: kind, Positive: gateErr == nil, Weight: 1, Detail: gateSummary(scores, reason)}
+		v.Evidence = append(v.Evidence, ev)
 		return nil
 	})
 	if err != nil {
@@ -78,6 +80,7 @@ func (r *Registry) runGates(ctx context.Context, name, version, opName string) {
 		}
 		return
 	}
+	r.evidence(name+"@"+version, ev)
 	if opName != "" {
 		r.finishOperation(ctx, opName, out, nil)
 	}

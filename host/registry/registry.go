@@ -39,6 +39,11 @@ const (
 	KindOperations = "operations"
 )
 
+// EvidenceSignature is the kind of the evidence an upload records: its
+// signature verified against a trusted key (positive) or it was accepted
+// unsigned (negative).
+const EvidenceSignature = "signature"
+
 // maxEvidence is how many evidence records a version keeps (newest).
 const maxEvidence = 50
 
@@ -72,6 +77,11 @@ type Options struct {
 	// MaxModuleBytes bounds an uploaded module (default 64 MiB).
 	MaxModuleBytes int64
 	Logger         *slog.Logger
+	// OnEvidence, if set, receives every evidence record appended to a
+	// plugin version (gates, failures, signatures, rejections), with the
+	// version's id NAME@VERSION, after it is stored: swarmd appends them to
+	// its trust log. It must not block.
+	OnEvidence func(pluginID string, e *v1.Evidence)
 }
 
 // Registry is the plugin registry. Its methods are safe for concurrent use.
@@ -163,6 +173,11 @@ func (r *Registry) Upload(ctx context.Context, manifest, signature, module []byt
 	if err := r.writeBlob(digest, module); err != nil {
 		return nil, err
 	}
+	sig := &v1.Evidence{Time: timestamppb.New(r.now()), Kind: EvidenceSignature, Positive: signer != "", Weight: 1,
+		Detail: "signed by trusted key " + signer}
+	if signer == "" {
+		sig.Detail = "unsigned (or not verified), accepted because allow-unsigned-plugins is on"
+	}
 	version := &v1.PluginVersion{
 		Version:    m.Version,
 		Sha256:     digest,
@@ -172,7 +187,9 @@ func (r *Registry) Upload(ctx context.Context, manifest, signature, module []byt
 		SignedBy:   signer,
 		State:      StateValidating,
 		UploadTime: timestamppb.New(r.now()),
+		Evidence:   []*v1.Evidence{sig},
 	}
+	added := false
 	_, err = r.plugins.Modify(ctx, m.Name, newPlugin(m.Kind), func(p *v1.Plugin) error {
 		if want := kindName(p.GetSpec().GetKind()); want != m.Kind {
 			return fmt.Errorf("%w: plugin %q is a %s plugin; this manifest says %s", store.ErrAlreadyExists, m.Name, want, m.Kind)
@@ -185,10 +202,14 @@ func (r *Registry) Upload(ctx context.Context, manifest, signature, module []byt
 		}
 		p.Status.Versions = append(p.Status.Versions, version)
 		sortVersions(p)
+		added = true
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if added {
+		r.evidence(m.Name+"@"+m.Version, sig)
 	}
 	op, err := r.ops.Modify(ctx, opName, func() *v1.Operation {
 		return &v1.Operation{Metadata: &v1.ObjectMeta{}, Kind: "UploadPlugin", Target: "plugins/" + m.Name}
@@ -443,6 +464,13 @@ func (r *Registry) RevokeKey(ctx context.Context, id string) (*v1.TrustedKey, er
 	})
 }
 
+// evidence hands a stored record to Options.OnEvidence (nil: none).
+func (r *Registry) evidence(id string, e *v1.Evidence) {
+	if e != nil && r.opts.OnEvidence != nil {
+		r.opts.OnEvidence(id, e)
+	}
+}
+
 // RecordEvidence appends evidence to a plugin version; id is name@version.
 // It implements plugin.EvidenceSink.
 func (r *Registry) RecordEvidence(id string, e plugin.Evidence) {
@@ -450,12 +478,14 @@ func (r *Registry) RecordEvidence(id string, e plugin.Evidence) {
 	if !ok {
 		return
 	}
+	var ev *v1.Evidence
 	_, err := r.plugins.Modify(context.Background(), name, nil, func(p *v1.Plugin) error {
 		v := findVersion(p, version)
 		if v == nil {
 			return store.ErrNotFound
 		}
-		v.Evidence = append(v.Evidence, &v1.Evidence{Time: timestamppb.New(e.Time), Kind: e.Kind, Positive: e.Positive, Weight: 1, Detail: e.Detail})
+		ev = &v1.Evidence{Time: timestamppb.New(e.Time), Kind: e.Kind, Positive: e.Positive, Weight: 1, Detail: e.Detail}
+		v.Evidence = append(v.Evidence, ev)
 		if n := len(v.Evidence); n > maxEvidence {
 			v.Evidence = v.Evidence[n-maxEvidence:]
 		}
@@ -469,7 +499,9 @@ func (r *Registry) RecordEvidence(id string, e plugin.Evidence) {
 	})
 	if err != nil {
 		r.log.Warn("record plugin evidence", "plugin", id, "err", err)
+		return
 	}
+	r.evidence(id, ev)
 }
 
 func newPlugin(kind string) func() *v1.Plugin {

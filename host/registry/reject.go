@@ -26,7 +26,8 @@ func (r *Registry) Reject(ctx context.Context, name, version, reason string) (*v
 	if reason == "" {
 		return nil, fmt.Errorf("registry: reject %s %s: say why it is rejected; the reason is shown with the version", name, version)
 	}
-	return r.plugins.Modify(ctx, name, nil, func(p *v1.Plugin) error {
+	var ev *v1.Evidence
+	out, err := r.plugins.Modify(ctx, name, nil, func(p *v1.Plugin) error {
 		v := findVersion(p, version)
 		if v == nil {
 			return fmt.Errorf("%w: %s has no version %q", store.ErrNotFound, name, version)
@@ -41,10 +42,15 @@ func (r *Registry) Reject(ctx context.Context, name, version, reason string) (*v
 			return fmt.Errorf("%w: %s %s is %s; wait for its gates to finish before rejecting it", ErrState, name, version, v.GetState())
 		}
 		v.State, v.Reason = StateRejected, reason
-		v.Evidence = append(v.Evidence, &v1.Evidence{Time: timestamppb.New(r.now()), Kind: EvidenceCanary, Positive: false, Weight: 1, Detail: reason})
+		ev = &v1.Evidence{Time: timestamppb.New(r.now()), Kind: EvidenceCanary, Positive: false, Weight: 1, Detail: reason}
+		v.Evidence = append(v.Evidence, ev)
 		if n := len(v.Evidence); n > maxEvidence {
 			v.Evidence = v.Evidence[n-maxEvidence:]
 		}
 		return nil
 	})
+	if err == nil {
+		r.evidence(name+"@"+version, ev)
+	}
+	return out, err
 }

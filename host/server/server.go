@@ -208,6 +208,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		AllowUnsigned:  cfg.AllowUnsignedPlugins,
 		MaxModuleBytes: cfg.MaxPluginBytes,
 		Logger:         log.With("component", "registry"),
+		OnEvidence:     s.pluginEvidence,
 	})
 	if err != nil {
 		s.plugins.Close(context.Background())

@@ -1074,97 +1074,33 @@ func (o *options) followCanary(ctx context.Context, c *conn, name string, timeou
 }
 
 // watchCanary calls seen with the canary's state, first as it is and then
-// at every change, until it has ended, and returns that state. It reads
-// WatchCanaries, reconnecting when the stream breaks, and polls GetCanary
-// against a server without it. On error it returns the last state seen.
+// at every change, until it has ended, and returns that state (followOne
+// over WatchCanaries, polling GetCanary against a server without it). On
+// error it returns the last state seen.
 func watchCanary(ctx context.Context, client v1.CanaryServiceClient, name string, seen func(*v1.Canary)) (*v1.Canary, error) {
-	last, err := client.GetCanary(ctx, &v1.GetCanaryRequest{Name: name})
-	if err != nil {
-		return nil, canaryError(name, err)
-	}
-	seen(last)
-	if canary.Phase(last.GetStatus().GetPhase()).Finished() {
-		return last, nil
-	}
-	failures := 0
-	for {
-		err := func() error {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			// from the start: the initial state carries the current object
+	return followOne(ctx, follower[*v1.Canary]{
+		kind: "canary",
+		get: func(ctx context.Context) (*v1.Canary, error) {
+			cn, err := client.GetCanary(ctx, &v1.GetCanaryRequest{Name: name})
+			if err != nil {
+				return nil, canaryError(name, err)
+			}
+			return cn, nil
+		},
+		watch: func(ctx context.Context) (func() (v1.EventType, *v1.Canary, error), error) {
 			stream, err := client.WatchCanaries(ctx, &v1.WatchCanariesRequest{})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			for {
+			return func() (v1.EventType, *v1.Canary, error) {
 				resp, err := stream.Recv()
-				if err != nil {
-					return err
-				}
-				cn := resp.GetCanary()
-				if resp.GetType() == v1.EventType_BOOKMARK || cn.GetMetadata().GetName() != name {
-					continue
-				}
-				if resp.GetType() == v1.EventType_DELETED {
-					return errCanaryDeleted
-				}
-				failures = 0
-				last = cn
-				seen(cn)
-				if canary.Phase(cn.GetStatus().GetPhase()).Finished() {
-					return nil
-				}
-			}
-		}()
-		switch {
-		case err == nil:
-			return last, nil
-		case ctx.Err() != nil:
-			return last, ctx.Err()
-		case errors.Is(err, errCanaryDeleted):
-			return last, fmt.Errorf("canary %s was deleted while being watched", name)
-		case isCode(err, codes.Unimplemented):
-			return pollCanary(ctx, client, name, last, seen)
-		case errors.Is(err, io.EOF) || isCode(err, codes.Unavailable):
-			if failures++; failures > watchReconnects {
-				return last, fmt.Errorf("watch canary %s: the stream broke %d times in a row: %w", name, failures, err)
-			}
-			select {
-			case <-time.After(time.Duration(failures) * 200 * time.Millisecond):
-			case <-ctx.Done():
-				return last, ctx.Err()
-			}
-		default:
-			return last, fmt.Errorf("watch canary %s: %w", name, err)
-		}
-	}
-}
-
-// errCanaryDeleted ends a watch whose canary was deleted.
-var errCanaryDeleted = errors.New("canary deleted")
-
-// pollCanary is watchCanary against a server without WatchCanaries:
-// GetCanary every canaryPollInterval.
-func pollCanary(ctx context.Context, client v1.CanaryServiceClient, name string, last *v1.Canary, seen func(*v1.Canary)) (*v1.Canary, error) {
-	for {
-		select {
-		case <-time.After(canaryPollInterval):
-		case <-ctx.Done():
-			return last, ctx.Err()
-		}
-		cn, err := client.GetCanary(ctx, &v1.GetCanaryRequest{Name: name})
-		if err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
-			}
-			return last, canaryError(name, err)
-		}
-		last = cn
-		seen(cn)
-		if canary.Phase(cn.GetStatus().GetPhase()).Finished() {
-			return cn, nil
-		}
-	}
+				return resp.GetType(), resp.GetCanary(), err
+			}, nil
+		},
+		name:  func(cn *v1.Canary) string { return cn.GetMetadata().GetName() },
+		ended: func(cn *v1.Canary) bool { return canary.Phase(cn.GetStatus().GetPhase()).Finished() },
+		poll:  canaryPollInterval,
+	}, name, seen)
 }
 
 // canaryView prints a canary's state once and then each decision once, as

@@ -1037,97 +1037,32 @@ func stopsWatch(phase string) bool {
 
 // watchEvolution calls seen with the evolution's state, first as it is and
 // then at every change, until it reaches a phase that ends the watch, and
-// returns that state. It reads WatchEvolutions, reconnecting when the
-// stream breaks, and polls GetEvolution against a server without it. On
-// error it returns the last state seen.
+// returns that state (followOne over WatchEvolutions, polling GetEvolution
+// against a server without it). On error it returns the last state seen.
 func watchEvolution(ctx context.Context, client v1.EvolutionServiceClient, name string, seen func(*v1.Evolution)) (*v1.Evolution, error) {
-	last, err := client.GetEvolution(ctx, &v1.GetEvolutionRequest{Name: name})
-	if err != nil {
-		return nil, fmt.Errorf("evolution %q: %w", name, err)
-	}
-	seen(last)
-	if stopsWatch(last.GetStatus().GetPhase()) {
-		return last, nil
-	}
-	failures := 0
-	for {
-		err := func() error {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			// from the start: the initial state carries the current object
+	return followOne(ctx, follower[*v1.Evolution]{
+		kind: "evolution",
+		get: func(ctx context.Context) (*v1.Evolution, error) {
+			ev, err := client.GetEvolution(ctx, &v1.GetEvolutionRequest{Name: name})
+			if err != nil {
+				return nil, fmt.Errorf("evolution %q: %w", name, err)
+			}
+			return ev, nil
+		},
+		watch: func(ctx context.Context) (func() (v1.EventType, *v1.Evolution, error), error) {
 			stream, err := client.WatchEvolutions(ctx, &v1.WatchEvolutionsRequest{})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			for {
+			return func() (v1.EventType, *v1.Evolution, error) {
 				resp, err := stream.Recv()
-				if err != nil {
-					return err
-				}
-				ev := resp.GetEvolution()
-				if resp.GetType() == v1.EventType_BOOKMARK || ev.GetMetadata().GetName() != name {
-					continue
-				}
-				if resp.GetType() == v1.EventType_DELETED {
-					return errEvolutionDeleted
-				}
-				failures = 0
-				last = ev
-				seen(ev)
-				if stopsWatch(ev.GetStatus().GetPhase()) {
-					return nil
-				}
-			}
-		}()
-		switch {
-		case err == nil:
-			return last, nil
-		case ctx.Err() != nil:
-			return last, ctx.Err()
-		case errors.Is(err, errEvolutionDeleted):
-			return last, fmt.Errorf("evolution %s was deleted while being watched", name)
-		case isCode(err, codes.Unimplemented):
-			return pollEvolution(ctx, client, name, last, seen)
-		case errors.Is(err, io.EOF) || isCode(err, codes.Unavailable):
-			if failures++; failures > watchReconnects {
-				return last, fmt.Errorf("watch evolution %s: the stream broke %d times in a row: %w", name, failures, err)
-			}
-			select {
-			case <-time.After(time.Duration(failures) * 200 * time.Millisecond):
-			case <-ctx.Done():
-				return last, ctx.Err()
-			}
-		default:
-			return last, fmt.Errorf("watch evolution %s: %w", name, err)
-		}
-	}
-}
-
-// errEvolutionDeleted ends a watch whose evolution was deleted.
-var errEvolutionDeleted = errors.New("evolution deleted")
-
-// pollEvolution is watchEvolution against a server without
-// WatchEvolutions: GetEvolution every evolutionPollInterval.
-func pollEvolution(ctx context.Context, client v1.EvolutionServiceClient, name string, last *v1.Evolution, seen func(*v1.Evolution)) (*v1.Evolution, error) {
-	for {
-		select {
-		case <-time.After(evolutionPollInterval):
-		case <-ctx.Done():
-			return last, ctx.Err()
-		}
-		ev, err := client.GetEvolution(ctx, &v1.GetEvolutionRequest{Name: name})
-		if err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
-			}
-			return last, fmt.Errorf("evolution %q: %w", name, err)
-		}
-		last = ev
-		seen(ev)
-		if stopsWatch(ev.GetStatus().GetPhase()) {
-			return ev, nil
-		}
-	}
+				return resp.GetType(), resp.GetEvolution(), err
+			}, nil
+		},
+		name:  func(ev *v1.Evolution) string { return ev.GetMetadata().GetName() },
+		ended: func(ev *v1.Evolution) bool { return stopsWatch(ev.GetStatus().GetPhase()) },
+		poll:  evolutionPollInterval,
+	}, name, seen)
 }
 
 // evolutionOutcome is nil for a Succeeded evolution and an error that says

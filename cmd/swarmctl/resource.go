@@ -242,3 +242,111 @@ func writeTable[T any](w io.Writer, header []string, row func(T, time.Time) []st
 	}
 	return tw.Flush()
 }
+
+// follower says how to follow one resource of a kind until it ends: get
+// it, watch its kind, tell its name and whether it has ended.
+type follower[T any] struct {
+	kind string // "canary", "evolution": in messages
+	// get reads the resource; its error is worded for the user.
+	get func(ctx context.Context) (T, error)
+	// watch opens a watch of the kind from the start (the initial state
+	// carries the current object) and returns its receive function.
+	watch func(ctx context.Context) (func() (v1.EventType, T, error), error)
+	name  func(T) string
+	ended func(T) bool
+	// poll is how often get is called against a server without the watch.
+	poll time.Duration
+}
+
+// errFollowedDeleted ends a follow whose resource was deleted.
+var errFollowedDeleted = errors.New("deleted")
+
+// followOne calls seen with resource name's state, first as it is and then
+// at every change, until it has ended, and returns that state. It reads the
+// kind's watch, reconnecting when the stream breaks (at most
+// watchReconnects times in a row), and polls get against a server without
+// the watch. On error it returns the last state seen.
+func followOne[T any](ctx context.Context, f follower[T], name string, seen func(T)) (T, error) {
+	last, err := f.get(ctx)
+	if err != nil {
+		return last, err
+	}
+	seen(last)
+	if f.ended(last) {
+		return last, nil
+	}
+	failures := 0
+	for {
+		err := func() error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			recv, err := f.watch(ctx)
+			if err != nil {
+				return err
+			}
+			for {
+				typ, obj, err := recv()
+				if err != nil {
+					return err
+				}
+				if typ == v1.EventType_BOOKMARK || f.name(obj) != name {
+					continue
+				}
+				if typ == v1.EventType_DELETED {
+					return errFollowedDeleted
+				}
+				failures = 0
+				last = obj
+				seen(obj)
+				if f.ended(obj) {
+					return nil
+				}
+			}
+		}()
+		switch {
+		case err == nil:
+			return last, nil
+		case ctx.Err() != nil:
+			return last, ctx.Err()
+		case errors.Is(err, errFollowedDeleted):
+			return last, fmt.Errorf("%s %s was deleted while being watched", f.kind, name)
+		case isCode(err, codes.Unimplemented):
+			return pollOne(ctx, f, last, seen)
+		case errors.Is(err, io.EOF) || isCode(err, codes.Unavailable):
+			if failures++; failures > watchReconnects {
+				return last, fmt.Errorf("watch %s %s: the stream broke %d times in a row: %w", f.kind, name, failures, err)
+			}
+			select {
+			case <-time.After(time.Duration(failures) * 200 * time.Millisecond):
+			case <-ctx.Done():
+				return last, ctx.Err()
+			}
+		default:
+			return last, fmt.Errorf("watch %s %s: %w", f.kind, name, err)
+		}
+	}
+}
+
+// pollOne is followOne against a server without the watch: get every
+// f.poll.
+func pollOne[T any](ctx context.Context, f follower[T], last T, seen func(T)) (T, error) {
+	for {
+		select {
+		case <-time.After(f.poll):
+		case <-ctx.Done():
+			return last, ctx.Err()
+		}
+		obj, err := f.get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return last, err
+		}
+		last = obj
+		seen(obj)
+		if f.ended(obj) {
+			return obj, nil
+		}
+	}
+}

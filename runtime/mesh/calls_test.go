@@ -15,21 +15,27 @@ import (
 )
 
 // callerEnv, in a helper process's environment, is the socket it dials
-// (TestHelperCaller); helperIdentity is the caller the test's Identify
+// (helperCaller, through TestMain); helperIdentity is the caller the test's Identify
 // gives a process whose environment carries it.
 const (
 	callerEnv      = "MESH_TEST_DIAL"
 	helperIdentity = "MESH_TEST_CALLER=client@v1"
 )
 
-// TestHelperCaller is not a test: run by TestServiceSocketsIdentifyCallers
-// in a process of its own, it sends two lines over the socket named in
-// $MESH_TEST_DIAL, half-closes and prints the reply.
-func TestHelperCaller(t *testing.T) {
-	path := os.Getenv(callerEnv)
-	if path == "" {
-		t.Skip("a helper process of TestServiceSocketsIdentifyCallers")
+// TestMain runs the test binary as the caller of
+// TestServiceSocketsIdentifyCallers when $MESH_TEST_DIAL is set, else the
+// tests.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(callerEnv); path != "" {
+		helperCaller(path)
 	}
+	os.Exit(m.Run())
+}
+
+// helperCaller is the test binary run in a process of its own by
+// TestServiceSocketsIdentifyCallers: it sends two lines over the socket at
+// path, half-closes and prints the reply.
+func helperCaller(path string) {
 	got, err := exchangeUnix(path, "a\nb\n")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
@@ -109,7 +115,7 @@ func TestServiceSocketsIdentifyCallers(t *testing.T) {
 	// Two calls from the helper process: identified.
 	var helperPids []int
 	for range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCaller$")
+		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), callerEnv+"="+sock, helperIdentity)
 		out, err := cmd.Output()
 		if err != nil {
@@ -128,7 +134,7 @@ func TestServiceSocketsIdentifyCallers(t *testing.T) {
 		t.Fatalf("call over TCP: %q %v", got, err)
 	}
 	// The helper's identity on a service whose backend is down: failed.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCaller$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), callerEnv+"="+p.SocketPath("down"), helperIdentity)
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Fatalf("a call to a service whose backend is down answered: %s", out)

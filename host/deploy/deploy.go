@@ -19,6 +19,10 @@
 //
 // A replica is ready when GET /healthz over its socket answers 200.
 //
+// A replica that exits while its version is deployed is started again in
+// its slot (same container name, same socket), after a backoff: see
+// Options.RestartBackoff and the package's restart.go.
+//
 // A replica's calls through /run/mesh are attributed to it by Caller: the
 // mesh proxy reads the connecting process's pid (SO_PEERCRED) and the
 // deployer matches that process's PID namespace with its replicas'. The
@@ -77,6 +81,14 @@ type Options struct {
 	// ReadyTimeout bounds a replica's start (default
 	// DefaultReadyTimeout).
 	ReadyTimeout time.Duration
+	// RestartBackoff is how long a replica that exited waits before it is
+	// started again the first time (default DefaultRestartBackoff); each
+	// further exit doubles it, up to RestartBackoffMax, and a replica that
+	// ran RestartReset (60 s) before it exited starts over from it.
+	RestartBackoff time.Duration
+	// RestartBackoffMax caps the restart backoff (default
+	// DefaultRestartBackoffMax).
+	RestartBackoffMax time.Duration
 	// Log receives what the deployer does (default: discarded).
 	Log *slog.Logger
 }
@@ -108,6 +120,10 @@ type Replica struct {
 	// Socket is the host path of the socket it serves on.
 	Socket  string
 	Version string
+	// Restarts is how many times the deployer has started the replica
+	// again after it exited (as of when this copy was taken); a start
+	// that failed counts too.
+	Restarts int
 	// pidNS is the container's PID namespace ("pid:[inode]"), how its
 	// calls are attributed (Caller); empty when unknown.
 	pidNS string
@@ -121,10 +137,33 @@ type Deployer struct {
 	meshDir string
 	ready   time.Duration
 	log     *slog.Logger
+	// backoff and backoffMax are the restart backoff's first and largest
+	// delays.
+	backoff, backoffMax time.Duration
 
 	mu       sync.Mutex
-	versions map[key][]Replica
+	versions map[key]*deployment
 	byPidNS  map[string]key // running replicas' PID namespaces
+	closed   bool
+}
+
+// deployment is one deployed (or reserved) version: its replicas, by
+// slot, and what its supervisors record.
+type deployment struct {
+	v Version
+	// replicas is nil while the version is being deployed.
+	replicas []Replica
+	// cancel ends the replicas' supervisors; wg waits for them.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// exits are the last maxExits exits, oldest first; seq counts every
+	// exit recorded, checked those Check has reported.
+	exits   []exitRecord
+	seq     int
+	checked int
+	// recorded[i] is 1 + the Restarts of slot i's incarnation whose exit
+	// was recorded last (0: none): an exit is recorded once.
+	recorded []int
 }
 
 type key struct{ agent, version string }
@@ -143,8 +182,16 @@ func New(opts Options) (*Deployer, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.RestartBackoff <= 0 {
+		opts.RestartBackoff = DefaultRestartBackoff
+	}
+	if opts.RestartBackoffMax <= 0 {
+		opts.RestartBackoffMax = DefaultRestartBackoffMax
+	}
+	opts.RestartBackoffMax = max(opts.RestartBackoffMax, opts.RestartBackoff)
 	return &Deployer{rt: opts.Runtime, mesh: opts.Mesh, dir: opts.Dir, meshDir: opts.MeshDir, ready: opts.ReadyTimeout, log: opts.Log,
-		versions: map[key][]Replica{}, byPidNS: map[string]key{}}, nil
+		backoff: opts.RestartBackoff, backoffMax: opts.RestartBackoffMax,
+		versions: map[key]*deployment{}, byPidNS: map[string]key{}}, nil
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
@@ -171,24 +218,33 @@ func containerID(agent, version string, i int) string {
 
 // Deploy starts v's replicas and waits until each answers its health
 // check. On any failure it removes what it started and says which replica
-// failed and why (with the end of its log).
+// failed and why (with the end of its log). Once deployed, a replica that
+// exits is restarted (see Options.RestartBackoff) until the version is
+// removed or the deployer closed.
 func (d *Deployer) Deploy(ctx context.Context, v Version) ([]Replica, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
 	k := key{v.Agent, v.Version}
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, errors.New("deploy: the deployer is closed")
+	}
 	if _, ok := d.versions[k]; ok {
 		d.mu.Unlock()
 		return nil, fmt.Errorf("agent %s@%s is already deployed: remove it first", v.Agent, v.Version)
 	}
-	d.versions[k] = nil // reserved
+	dep := &deployment{v: v}
+	d.versions[k] = dep // reserved
 	d.mu.Unlock()
 	var started []Replica
 	fail := func(err error) ([]Replica, error) {
 		d.stop(context.WithoutCancel(ctx), started)
 		d.mu.Lock()
-		delete(d.versions, k)
+		if d.versions[k] == dep {
+			delete(d.versions, k)
+		}
 		d.mu.Unlock()
 		return nil, err
 	}
@@ -207,7 +263,16 @@ func (d *Deployer) Deploy(ctx context.Context, v Version) ([]Replica, error) {
 		}
 	}
 	d.mu.Lock()
-	d.versions[k] = started
+	if d.closed || d.versions[k] != dep {
+		d.mu.Unlock()
+		return fail(fmt.Errorf("agent %s@%s was removed (or the deployer closed) while it was deployed", v.Agent, v.Version))
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	dep.replicas, dep.cancel, dep.recorded = slices.Clone(started), cancel, make([]int, len(started))
+	for i := range started {
+		dep.wg.Add(1)
+		go d.supervise(sctx, dep, i)
+	}
 	d.mu.Unlock()
 	d.log.Info("agent version deployed", "agent", v.Agent, "version", v.Version, "replicas", len(started))
 	return slices.Clone(started), nil
@@ -372,16 +437,26 @@ func health(ctx context.Context, c *http.Client) error {
 	return nil
 }
 
-// Replicas are the running replicas of agent@version.
+// Replicas are the replicas of agent@version, by slot (a replica waiting
+// to be restarted included), with their restart counts.
 func (d *Deployer) Replicas(agent, version string) []Replica {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return slices.Clone(d.versions[key{agent, version}])
+	if dep := d.versions[key{agent, version}]; dep != nil {
+		return slices.Clone(dep.replicas)
+	}
+	return nil
 }
 
 // Route points the agent's mesh service, listening at address, at the
 // replicas of the versions in weights (version → share; a version's
 // replicas split its share evenly). A version not deployed is an error.
+//
+// A replica that is down (exited, waiting to be restarted) stays a
+// backend: its socket refuses connections, and the mesh proxy retries a
+// connection whose dial fails once on another backend (runtime/mesh
+// Proxy), so traffic goes around it. Its restart serves on the same
+// socket, so the route stays valid without being set again.
 func (d *Deployer) Route(agent, address string, weights map[string]int) error {
 	d.mu.Lock()
 	var backends []mesh.Backend
@@ -391,8 +466,8 @@ func (d *Deployer) Route(agent, address string, weights map[string]int) error {
 	}
 	slices.Sort(versions)
 	for _, v := range versions {
-		rs, ok := d.versions[key{agent, v}]
-		if !ok || len(rs) == 0 {
+		dep, ok := d.versions[key{agent, v}]
+		if !ok || len(dep.replicas) == 0 {
 			d.mu.Unlock()
 			return fmt.Errorf("route agent %s: version %s is not deployed", agent, v)
 		}
@@ -401,6 +476,7 @@ func (d *Deployer) Route(agent, address string, weights map[string]int) error {
 			d.mu.Unlock()
 			return fmt.Errorf("route agent %s: version %s: weight %d is negative", agent, v, w)
 		}
+		rs := dep.replicas
 		for _, r := range rs {
 			// Per replica: the version's weight spread over its replicas,
 			// scaled so that integer shares stay exact enough.
@@ -414,17 +490,26 @@ func (d *Deployer) Route(agent, address string, weights map[string]int) error {
 	return nil
 }
 
-// Remove stops and deletes agent@version's replicas. Route the agent away
-// from it first: its open connections are cut.
+// Remove stops and deletes agent@version's replicas, which are not
+// restarted from then on. Route the agent away from it first: its open
+// connections are cut.
 func (d *Deployer) Remove(ctx context.Context, agent, version string) error {
 	k := key{agent, version}
 	d.mu.Lock()
-	rs, ok := d.versions[k]
+	dep, ok := d.versions[k]
 	delete(d.versions, k)
 	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("agent %s@%s is not deployed", agent, version)
 	}
+	if dep.cancel == nil {
+		return nil // being deployed: Deploy sees it gone and removes what it started
+	}
+	dep.cancel()
+	dep.wg.Wait() // no restart after this
+	d.mu.Lock()
+	rs := slices.Clone(dep.replicas)
+	d.mu.Unlock()
 	if err := d.stop(ctx, rs); err != nil {
 		return err
 	}
@@ -464,33 +549,12 @@ func (d *Deployer) Versions(agent string) []string {
 	defer d.mu.Unlock()
 	var out []string
 	for k := range d.versions {
-		if k.agent == agent {
+		if k.agent == agent { // being deployed included
 			out = append(out, k.version)
 		}
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Check says whether every replica of agent@version still runs: an error
-// names the first one that exited, with its exit code (an OOM kill said
-// so) and the end of its log.
-func (d *Deployer) Check(ctx context.Context, agent, version string) error {
-	for _, r := range d.Replicas(agent, version) {
-		st, err := d.rt.Status(ctx, r.Container)
-		if err != nil {
-			return fmt.Errorf("replica %s: %w", r.Container, err)
-		}
-		if st.State != container.Exited {
-			continue
-		}
-		how := fmt.Sprintf("exited with code %d", st.ExitCode)
-		if st.OOMKilled {
-			how = "was OOM-killed (over its memory limit)"
-		}
-		return fmt.Errorf("replica %s %s%s", r.Container, how, d.tail(r.Container))
-	}
-	return nil
 }
 
 // Exited says whether replica i of agent@version is gone or has exited.

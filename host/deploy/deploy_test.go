@@ -68,6 +68,7 @@ func setup(t *testing.T) (*Deployer, *mesh.Proxy, *native.Runtime) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(d.Close) // before the runtime's Close: no restarts of what it stops
 	return d, p, rt
 }
 
@@ -220,6 +221,7 @@ func TestReplicasReachTheMeshAndAreIdentified(t *testing.T) {
 	if d, err = New(Options{Runtime: rt, Mesh: tab, Dir: t.TempDir(), MeshDir: sockets, ReadyTimeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(d.Close)
 	ctx := context.Background()
 	rs, err := d.Deploy(ctx, solverVersion("v1", 1))
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/stratoswarm/stratoswarm/runtime/container"
 )
 
 // Exit is a replica of a deployed version whose container has exited: it
@@ -30,26 +28,26 @@ type Exit struct {
 // String says what happened, e.g. "replica tsp-v1-0 of tsp@v1 was
 // OOM-killed (over its memory limit)".
 func (e Exit) String() string {
-	how := fmt.Sprintf("exited with code %d", e.ExitCode)
-	if e.OOMKilled {
-		how = "was OOM-killed (over its memory limit)"
-	}
-	return fmt.Sprintf("replica %s of %s@%s %s", e.Container, e.Agent, e.Version, how)
+	return fmt.Sprintf("replica %s of %s@%s %s", e.Container, e.Agent, e.Version, e.how())
 }
 
-// Exits lists the replicas of every deployed version whose container has
-// exited, by agent, version and replica. A version being removed is no
-// longer deployed, so stopping it never shows here; a container that is
-// gone is skipped.
+// Exits lists the exits of the replicas of every deployed version, by
+// agent, version and time: each exit once (a replica restarted since is
+// listed with the exit of each earlier incarnation; Container and
+// ExitedAt tell them apart), the last 64 of each version. A version being
+// removed is no longer deployed, so stopping it never shows here, and its
+// exits go with it.
 func (d *Deployer) Exits(ctx context.Context) ([]Exit, error) {
 	d.mu.Lock()
 	type deployed struct {
-		k  key
-		rs []Replica
+		k   key
+		dep *deployment
 	}
 	var all []deployed
-	for k, rs := range d.versions {
-		all = append(all, deployed{k, slices.Clone(rs)})
+	for k, dep := range d.versions {
+		if dep.replicas != nil {
+			all = append(all, deployed{k, dep})
+		}
 	}
 	d.mu.Unlock()
 	slices.SortFunc(all, func(a, b deployed) int {
@@ -59,21 +57,14 @@ func (d *Deployer) Exits(ctx context.Context) ([]Exit, error) {
 		return strings.Compare(a.k.version, b.k.version)
 	})
 	var out []Exit
+	var errs []error
 	for _, v := range all {
-		for i, r := range v.rs {
-			st, err := d.rt.Status(ctx, r.Container)
-			if errors.Is(err, container.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return out, fmt.Errorf("replica %s: %w", r.Container, err)
-			}
-			if st.State != container.Exited {
-				continue
-			}
-			out = append(out, Exit{Agent: v.k.agent, Version: v.k.version, Replica: i, Container: r.Container,
-				ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, ExitedAt: st.ExitedAt})
+		errs = append(errs, d.observe(ctx, v.dep))
+		d.mu.Lock()
+		for _, e := range v.dep.exits {
+			out = append(out, e.Exit)
 		}
+		d.mu.Unlock()
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }

@@ -18,8 +18,8 @@ type AgentVersion struct{ Agent, Version string }
 func (d *Deployer) Deployed() []AgentVersion {
 	d.mu.Lock()
 	out := make([]AgentVersion, 0, len(d.versions))
-	for k, rs := range d.versions {
-		if len(rs) > 0 {
+	for k, dep := range d.versions {
+		if len(dep.replicas) > 0 {
 			out = append(out, AgentVersion{Agent: k.agent, Version: k.version})
 		}
 	}
@@ -43,9 +43,9 @@ type ReplicaStats struct {
 }
 
 // Stats reports replica r's container state and, where the runtime
-// measures it (container.StatsReader), its usage. The deployer does not
-// restart replicas: one that exited stays Exited until its version is
-// removed or deployed again.
+// measures it (container.StatsReader), its usage. A replica that exited
+// stays Exited while it waits to be restarted (Options.RestartBackoff);
+// r.Restarts counts its restarts.
 func (d *Deployer) Stats(ctx context.Context, r Replica) (ReplicaStats, error) {
 	st, err := d.rt.Status(ctx, r.Container)
 	if err != nil {

@@ -91,6 +91,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(d.Close) // before the runtime's Close: no restarts of what it stops
 	hub, err := telemetry.NewHub(telemetry.HubOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -662,6 +662,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			_ = s.meshProxy.Close(ctx)
 			s.recordCalls(context.Background()) // the calls since the last tick
 		}
+		if s.deployer != nil {
+			s.deployer.Close() // no restarts of the replicas the runtime stops
+		}
 		if s.native != nil {
 			s.native.Close() // its containers stop with it
 		}

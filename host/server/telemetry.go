@@ -63,6 +63,9 @@ const (
 	metricCPUCores = "cpu_cores"
 	metricMemory   = "memory_bytes"
 	metricOOMKills = "oom_kills"
+	// metricRestarts is how many times the deployer restarted the replica
+	// (deploy.Replica.Restarts).
+	metricRestarts = "restarts"
 )
 
 // telemetryService serves TelemetryService and runs the loop that feeds
@@ -319,6 +322,7 @@ func (t *telemetryService) collectReplica(ctx context.Context, now time.Time, av
 			up = 1
 		}
 		add(metricUp, up)
+		add(metricRestarts, float64(r.Restarts))
 		switch {
 		case st.Usage != nil:
 			u := st.Usage
@@ -335,7 +339,7 @@ func (t *telemetryService) collectReplica(ctx context.Context, now time.Time, av
 			if st.Status.OOMKilled {
 				how = fmt.Sprintf("replica %s was OOM-killed (over its memory limit)", r.Container)
 			}
-			errs = append(errs, how+"; the deployer does not restart replicas: see swarmctl agent logs "+av.Agent+" --version "+av.Version+fmt.Sprintf(" --replica %d", i))
+			errs = append(errs, how+fmt.Sprintf("; the deployer restarts it after a backoff (%d restarts so far): see swarmctl agent logs ", r.Restarts)+av.Agent+" --version "+av.Version+fmt.Sprintf(" --replica %d", i))
 		default:
 			t.log.Debug("replica usage", "replica", r.ID, "err", st.UsageErr)
 		}

@@ -301,6 +301,18 @@ func TestTelemetryScrapesReplicas(t *testing.T) {
 			t.Fatalf("30 s after the replica was killed: %v", resp)
 		}
 	}
+	// The deployer restarts it (after 1 s): up again, one restart.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp = get(time.Second)
+		up, restarts := findSeries(resp, "container", "up"), findSeries(resp, "container", "restarts")
+		tg := resp.GetTargets()
+		if up.GetLastValue() == 1 && restarts.GetLastValue() == 1 && restarts.GetLabels()["replica"] == "0" && len(tg) == 1 && tg[0].GetState() == "Running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the replica was killed it is not back with one restart: %v", resp)
+		}
+	}
 }
 
 // killContainer SIGKILLs every process of a native container, found by

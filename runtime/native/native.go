@@ -846,6 +846,14 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 // Delete removes a container that is not running: its cgroup, its layer,
 // its log and its record.
 func (r *Runtime) Delete(_ context.Context, id string) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		// Its cgroup may be another runtime's by now (same parent, same
+		// ID): a closed runtime touches nothing.
+		return fmt.Errorf("delete %s: the runtime is closed (a new runtime on the same state directory reconciles and deletes it)", id)
+	}
 	c, err := r.get("delete", id)
 	if err != nil {
 		return err

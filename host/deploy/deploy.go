@@ -89,6 +89,11 @@ type Options struct {
 	// RestartBackoffMax caps the restart backoff (default
 	// DefaultRestartBackoffMax).
 	RestartBackoffMax time.Duration
+	// OnReplicaChange, if set, is called (from the replica's supervisor,
+	// without the deployer's locks) when a replica of agent's version
+	// exits and again when it has been started again: swarmd keeps the
+	// agent's ready replicas with it. It must not block for long.
+	OnReplicaChange func(agent, version string)
 	// Log receives what the deployer does (default: discarded).
 	Log *slog.Logger
 }
@@ -140,6 +145,8 @@ type Deployer struct {
 	// backoff and backoffMax are the restart backoff's first and largest
 	// delays.
 	backoff, backoffMax time.Duration
+	// changed is Options.OnReplicaChange (nil: none).
+	changed func(agent, version string)
 
 	mu       sync.Mutex
 	versions map[key]*deployment
@@ -190,7 +197,7 @@ func New(opts Options) (*Deployer, error) {
 	}
 	opts.RestartBackoffMax = max(opts.RestartBackoffMax, opts.RestartBackoff)
 	return &Deployer{rt: opts.Runtime, mesh: opts.Mesh, dir: opts.Dir, meshDir: opts.MeshDir, ready: opts.ReadyTimeout, log: opts.Log,
-		backoff: opts.RestartBackoff, backoffMax: opts.RestartBackoffMax,
+		backoff: opts.RestartBackoff, backoffMax: opts.RestartBackoffMax, changed: opts.OnReplicaChange,
 		versions: map[key]*deployment{}, byPidNS: map[string]key{}}, nil
 }
 

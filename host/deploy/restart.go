@@ -76,6 +76,7 @@ func (d *Deployer) supervise(ctx context.Context, dep *deployment, i int) {
 			delay = d.backoff
 		}
 		d.log.Warn("agent replica exited; restarting it", "replica", r.ID, "exit", why, "restarts", r.Restarts, "in", delay)
+		d.notify(dep)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -86,7 +87,26 @@ func (d *Deployer) supervise(ctx context.Context, dep *deployment, i int) {
 		delay = min(2*delay, d.backoffMax)
 		since = time.Now()
 		d.restart(ctx, dep, i)
+		d.notify(dep)
 	}
+}
+
+// notify calls Options.OnReplicaChange for dep's version.
+func (d *Deployer) notify(dep *deployment) {
+	if d.changed != nil {
+		d.changed(dep.v.Agent, dep.v.Version)
+	}
+}
+
+// Ready counts agent's version's replicas whose containers are running.
+func (d *Deployer) Ready(ctx context.Context, agent, version string) int {
+	n := 0
+	for _, r := range d.Replicas(agent, version) {
+		if st, err := d.rt.Status(ctx, r.Container); err == nil && st.State == container.Running {
+			n++
+		}
+	}
+	return n
 }
 
 // restart deletes slot i's container and starts it again; a failed start

@@ -105,6 +105,31 @@ func (r *agentRunner) run(name, identityDir string) error {
 	return nil
 }
 
+// replicaChanged brings agent's ready replicas up to date when a replica
+// of its live version exited or was started again (deploy's restart
+// policy): the Ready condition is False while some are down.
+func (r *agentRunner) replicaChanged(agent, version string) {
+	if r.deployer == nil || r.stopping.Err() != nil {
+		return
+	}
+	a, err := r.agents.Get(r.stopping, agent)
+	if err != nil || a.GetStatus().GetVersion() != version {
+		return // gone, or not its live version (a canary's, a baseline's)
+	}
+	ready, want := int32(r.deployer.Ready(r.stopping, agent, version)), a.GetSpec().GetReplicas()
+	r.setStatus(agent, func(st *v1.AgentStatus) {
+		if st.GetVersion() != version || st.GetPhase() != "Running" {
+			return
+		}
+		st.ReadyReplicas = ready
+		if ready >= want {
+			setCondition(st, "Ready", "True", "Serving", fmt.Sprintf("%d replicas of %s behind %s", ready, version, st.GetAddress()))
+		} else {
+			setCondition(st, "Ready", "False", "ReplicasRestarting", fmt.Sprintf("%d of %d replicas of %s are ready; the others exited and are being restarted (swarmctl agent top %s shows their restarts, swarmctl agent logs %s --replica N their output)", ready, want, version, agent, agent))
+		}
+	})
+}
+
 // versionOf is what deploy needs to run a's spec as version.
 func versionOf(a *v1.Agent, version, identityDir string) (deploy.Version, error) {
 	s := a.GetSpec()

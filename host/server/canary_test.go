@@ -383,3 +383,42 @@ func TestCanaryPaceFollowsThePersonality(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentReadyReplicasFollowRestarts: when an agent's replicas die, its
+// status says so (fewer ready replicas, Ready False with the reason) until
+// the restart policy has them serving again.
+func TestAgentReadyReplicasFollowRestarts(t *testing.T) {
+	f := newCanaryFixture(t)
+	killReplica(t, "solver", "v1")
+	var down, back *v1.AgentStatus
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && back == nil; time.Sleep(20 * time.Millisecond) {
+		a, err := f.agents.GetAgent(f.d.ctx(), &v1.GetAgentRequest{Name: "solver"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := a.GetStatus()
+		ready := readyCondition(st)
+		switch {
+		case down == nil && st.GetReadyReplicas() < 2 && ready.GetStatus() == "False":
+			down = st
+		case down != nil && st.GetReadyReplicas() == 2 && ready.GetStatus() == "True":
+			back = st
+		}
+	}
+	if down == nil || back == nil {
+		t.Fatalf("status while down %v, after the restart %v: want fewer ready replicas with Ready False, then 2 with Ready True", down, back)
+	}
+	if c := readyCondition(down); c.GetReason() != "ReplicasRestarting" || !strings.Contains(c.GetMessage(), "being restarted") {
+		t.Errorf("the Ready condition while down: %v", c)
+	}
+}
+
+// readyCondition is st's Ready condition.
+func readyCondition(st *v1.AgentStatus) *v1.Condition {
+	for _, c := range st.GetConditions() {
+		if c.GetType() == "Ready" {
+			return c
+		}
+	}
+	return nil
+}

@@ -228,7 +228,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return fail(fmt.Errorf("mesh: %w", err))
 	}
 	if s.native != nil {
-		if s.deployer, err = deploy.New(deploy.Options{Runtime: s.native, Mesh: s.meshTable, Dir: filepath.Join(cfg.DataDir, "agents"), MeshDir: meshDir, Log: log.With("component", "deploy")}); err != nil {
+		if s.deployer, err = deploy.New(deploy.Options{
+			Runtime: s.native, Mesh: s.meshTable, Dir: filepath.Join(cfg.DataDir, "agents"), MeshDir: meshDir, Log: log.With("component", "deploy"),
+			// The agent runner (made in build, before any replica runs)
+			// keeps the agents' ready replicas.
+			OnReplicaChange: func(agent, version string) { s.agentRunner.replicaChanged(agent, version) },
+		}); err != nil {
 			return fail(fmt.Errorf("agents: %w", err))
 		}
 	}

@@ -232,12 +232,27 @@ func TestCanaryReleasesAgentVersions(t *testing.T) {
 	}
 	f.waitAgent(t, "solver", "v2")
 
-	// A canary replica killed mid-analysis: rolled back as crashed.
-	if _, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{
-		Metadata: &v1.ObjectMeta{Name: "crash"}, Spec: canarySpec(genome(t, 20), latency, 5*time.Second)}}); err != nil {
+	// A canary replica killed mid-rollout (after its first step, so that
+	// it was serving): rolled back as crashed, though it restarts.
+	crash := canarySpec(genome(t, 20), latency, 3*time.Second)
+	crash.StepWeights = []int32{25, 50}
+	if _, err := f.canaries.CreateCanary(ctx, &v1.CreateCanaryRequest{Canary: &v1.Canary{Metadata: &v1.ObjectMeta{Name: "crash"}, Spec: crash}}); err != nil {
 		t.Fatal(err)
 	}
-	c = f.waitCanary(t, "crash", "Progressing")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err = f.canaries.GetCanary(ctx, &v1.GetCanaryRequest{Name: "crash"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.GetStatus().GetDecisions()) > 0 || c.GetStatus().GetPhase() != "Progressing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the canary took no decision in 60 s")
+		}
+	}
+	if d := c.GetStatus().GetDecisions(); c.GetStatus().GetPhase() != "Progressing" || len(d) != 1 || d[0].GetAction() != "step" {
+		t.Fatalf("before the crash: %s, decisions %v; want a first step", c.GetStatus().GetPhase(), c.GetStatus().GetDecisions())
+	}
 	killReplica(t, "solver", c.GetSpec().GetCanaryVersion())
 	c = f.waitCanary(t, "crash", "Promoted", "RolledBack", "Failed", "Paused")
 	if c.GetStatus().GetPhase() != "RolledBack" || !strings.Contains(c.GetStatus().GetReason(), "crash") {

@@ -150,24 +150,17 @@ func (e *Engine) Candidates(evolution string) *store.Repository[*v1.Candidate] {
 
 // Start resumes every evolution that was Pending or Running.
 func (e *Engine) Start(ctx context.Context) error {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := e.evolutions.List(ctx, opts)
+	for evo, err := range e.evolutions.All(ctx) {
 		if err != nil {
 			return err
 		}
-		for _, evo := range page.Items {
-			switch evo.GetStatus().GetPhase() {
-			case PhasePending, PhaseRunning:
-				e.log.Info("resuming evolution", "evolution", evo.GetMetadata().GetName(), "generation", evo.GetStatus().GetGeneration())
-				e.launch(evo.GetMetadata().GetName())
-			}
+		switch evo.GetStatus().GetPhase() {
+		case PhasePending, PhaseRunning:
+			e.log.Info("resuming evolution", "evolution", evo.GetMetadata().GetName(), "generation", evo.GetStatus().GetGeneration())
+			e.launch(evo.GetMetadata().GetName())
 		}
-		if page.NextPageToken == "" {
-			return nil
-		}
-		opts.PageToken = page.NextPageToken
 	}
+	return nil
 }
 
 // Close stops every runner after its current evaluation; their

@@ -705,16 +705,11 @@ func (r *runner) evidence(kind, detail string) {
 // listCandidates returns every candidate of the evolution.
 func (r *runner) listCandidates(ctx context.Context) ([]*v1.Candidate, error) {
 	var out []*v1.Candidate
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := r.cands.List(ctx, opts)
+	for obj, err := range r.cands.All(ctx) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page.Items...)
-		if page.NextPageToken == "" {
-			return out, nil
-		}
-		opts.PageToken = page.NextPageToken
+		out = append(out, obj)
 	}
+	return out, nil
 }

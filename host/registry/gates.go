@@ -156,29 +156,22 @@ func (r *Registry) progress(ctx context.Context, opName, msg string) {
 // Resume restarts the gates of uploaded versions a previous run left
 // unfinished. Built-in versions are left to InstallBuiltins.
 func (r *Registry) Resume(ctx context.Context) error {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := r.plugins.List(ctx, opts)
+	for p, err := range r.plugins.All(ctx) {
 		if err != nil {
 			return err
 		}
-		for _, p := range page.Items {
-			for _, v := range p.GetStatus().GetVersions() {
-				if !v.GetBuiltin() && unfinished(v) {
-					op := "upload-" + p.GetMetadata().GetName() + "-" + strings.NewReplacer(".", "-", "+", "-").Replace(v.GetVersion())
-					if _, err := r.ops.Get(ctx, op); err != nil {
-						op = ""
-					}
-					r.log.Info("resuming plugin gates", "plugin", p.GetMetadata().GetName(), "version", v.GetVersion())
-					r.startGates(p.GetMetadata().GetName(), v.GetVersion(), op)
+		for _, v := range p.GetStatus().GetVersions() {
+			if !v.GetBuiltin() && unfinished(v) {
+				op := "upload-" + p.GetMetadata().GetName() + "-" + strings.NewReplacer(".", "-", "+", "-").Replace(v.GetVersion())
+				if _, err := r.ops.Get(ctx, op); err != nil {
+					op = ""
 				}
+				r.log.Info("resuming plugin gates", "plugin", p.GetMetadata().GetName(), "version", v.GetVersion())
+				r.startGates(p.GetMetadata().GetName(), v.GetVersion(), op)
 			}
 		}
-		if page.NextPageToken == "" {
-			return nil
-		}
-		opts.PageToken = page.NextPageToken
 	}
+	return nil
 }
 
 // Wait blocks until the gates in flight are done (for tests and shutdown).

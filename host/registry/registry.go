@@ -248,26 +248,18 @@ func (r *Registry) checkSignature(ctx context.Context, digest string, signature 
 		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	var revoked string
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := r.keys.List(ctx, opts)
+	for k, err := range r.keys.All(ctx) {
 		if err != nil {
 			return "", err
 		}
-		for _, k := range page.Items {
-			if !Verify(ed25519.PublicKey(k.GetPublicKey()), digest, sig) {
-				continue
-			}
-			if k.GetRevoked() {
-				revoked = k.GetKeyId()
-				continue
-			}
-			return k.GetKeyId(), nil
+		if !Verify(ed25519.PublicKey(k.GetPublicKey()), digest, sig) {
+			continue
 		}
-		if page.NextPageToken == "" {
-			break
+		if k.GetRevoked() {
+			revoked = k.GetKeyId()
+			continue
 		}
-		opts.PageToken = page.NextPageToken
+		return k.GetKeyId(), nil
 	}
 	if revoked != "" {
 		return "", fmt.Errorf("%w: key %s was revoked; sign with a trusted key", ErrRevokedKey, revoked)
@@ -413,23 +405,15 @@ func (r *Registry) Delete(ctx context.Context, name, version string) (*v1.Plugin
 
 // dropBlobIfUnused removes a module no version refers to any more.
 func (r *Registry) dropBlobIfUnused(ctx context.Context, digest string) {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := r.plugins.List(ctx, opts)
+	for p, err := range r.plugins.All(ctx) {
 		if err != nil {
 			return
 		}
-		for _, p := range page.Items {
-			for _, v := range p.GetStatus().GetVersions() {
-				if v.GetSha256() == digest {
-					return
-				}
+		for _, v := range p.GetStatus().GetVersions() {
+			if v.GetSha256() == digest {
+				return
 			}
 		}
-		if page.NextPageToken == "" {
-			break
-		}
-		opts.PageToken = page.NextPageToken
 	}
 	_ = os.Remove(r.blobPath(digest))
 }

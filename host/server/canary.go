@@ -309,6 +309,24 @@ func planOf(spec *v1.CanarySpec, pace float64, defaults *canary.Config) (canary.
 	return p, nil
 }
 
+// rolloutOf is the rollout of spec's plan (planOf, defaults filled in)
+// and the names of the metrics it judges.
+func rolloutOf(spec *v1.CanarySpec, pace float64, defaults *canary.Config) (*canary.Rollout, []string, error) {
+	plan, err := planOf(spec, pace, defaults)
+	if err != nil {
+		return nil, nil, invalidField("canary.spec", "%v", err)
+	}
+	run, err := canary.NewRollout(plan)
+	if err != nil {
+		return nil, nil, invalidField("canary.spec", "%v", err)
+	}
+	metrics := make([]string, 0, len(plan.Judge.Metrics))
+	for _, m := range plan.Judge.Metrics {
+		metrics = append(metrics, m.Name)
+	}
+	return run, metrics, nil
+}
+
 func (s *canaryService) CreateCanary(ctx context.Context, req *v1.CreateCanaryRequest) (*v1.Canary, error) {
 	c := proto.Clone(req.GetCanary()).(*v1.Canary)
 	if err := checkCanary(c); err != nil {
@@ -448,17 +466,9 @@ func (s *canaryService) prepareAgent(ctx context.Context, c *v1.Canary) (prepare
 	if why != "" {
 		s.log.Warn("canary pace", "canary", c.GetMetadata().GetName(), "reason", why)
 	}
-	plan, err := planOf(spec, pace, nil)
+	run, metrics, err := rolloutOf(spec, pace, nil)
 	if err != nil {
-		return prepared{}, invalidField("canary.spec", "%v", err)
-	}
-	run, err := canary.NewRollout(plan)
-	if err != nil {
-		return prepared{}, invalidField("canary.spec", "%v", err)
-	}
-	metrics := make([]string, 0, len(plan.Judge.Metrics))
-	for _, m := range plan.Judge.Metrics {
-		metrics = append(metrics, m.Name)
+		return prepared{}, err
 	}
 	env, err := s.agentEnv(ctx, a, live, baselineName(live), spec.GetCanaryVersion(), spec.GetGenome(), metrics)
 	if err != nil {
@@ -471,22 +481,15 @@ func (s *canaryService) prepareAgent(ctx context.Context, c *v1.Canary) (prepare
 // canary that ran it: a version name is never given to another design.
 func (s *canaryService) usedVersions(ctx context.Context, agent string) (map[string]string, error) {
 	used := map[string]string{}
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := s.canaries.List(ctx, opts)
+	for c, err := range s.canaries.All(ctx) {
 		if err != nil {
 			return nil, storeError(err)
 		}
-		for _, c := range page.Items {
-			if sp := c.GetSpec(); sp.GetTargetKind() == targetAgent && sp.GetTarget() == agent {
-				used[sp.GetCanaryVersion()] = c.GetMetadata().GetName()
-			}
+		if sp := c.GetSpec(); sp.GetTargetKind() == targetAgent && sp.GetTarget() == agent {
+			used[sp.GetCanaryVersion()] = c.GetMetadata().GetName()
 		}
-		if page.NextPageToken == "" {
-			return used, nil
-		}
-		opts.PageToken = page.NextPageToken
 	}
+	return used, nil
 }
 
 // candidateGenome is the genome of the spec's evolution candidate (its best
@@ -556,17 +559,9 @@ func (s *canaryService) preparePlugin(ctx context.Context, c *v1.Canary) (prepar
 	}
 	spec.BaselineVersion = def
 	defaults := s.plugins.DefaultConfig()
-	plan, err := planOf(spec, canary.DefaultPace, &defaults)
+	run, metrics, err := rolloutOf(spec, canary.DefaultPace, &defaults)
 	if err != nil {
-		return prepared{}, invalidField("canary.spec", "%v", err)
-	}
-	run, err := canary.NewRollout(plan)
-	if err != nil {
-		return prepared{}, invalidField("canary.spec", "%v", err)
-	}
-	metrics := make([]string, 0, len(plan.Judge.Metrics))
-	for _, m := range plan.Judge.Metrics {
-		metrics = append(metrics, m.Name)
+		return prepared{}, err
 	}
 	env, err := s.plugins.Env(ctx, spec.GetTarget(), def, spec.GetCanaryVersion(), metrics, run)
 	if err != nil {
@@ -905,32 +900,25 @@ func (s *canaryService) abortAgent(ctx context.Context, name string) {
 // replicas stopped with it, and the agent's live version took all its
 // traffic back when it restarted.
 func (s *canaryService) reconcile(ctx context.Context) error {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := s.canaries.List(ctx, opts)
+	for c, err := range s.canaries.All(ctx) {
 		if err != nil {
 			return err
 		}
-		for _, c := range page.Items {
-			if canary.Phase(c.GetStatus().GetPhase()).Finished() {
-				continue
-			}
-			_, err := s.canaries.Modify(ctx, c.GetMetadata().GetName(), nil, func(c *v1.Canary) error {
-				reason := "swarmd stopped while this canary ran: its replicas stopped with it and the live version took all the traffic back; nothing was promoted. Start a new canary to try again."
-				c.Status.Phase, c.Status.Reason, c.Status.EndTime = string(canary.PhaseFailed), reason, timestamppb.Now()
-				c.Status.Weight, c.Status.BaselineWeight, c.Status.LiveWeight = 0, 0, 100
-				c.Status.Decisions = append(c.Status.Decisions, &v1.CanaryDecision{Time: timestamppb.Now(), Action: string(canary.ActionRollback), By: canary.Actor, Reason: reason, Step: c.Status.GetStep()})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		if canary.Phase(c.GetStatus().GetPhase()).Finished() {
+			continue
 		}
-		if page.NextPageToken == "" {
+		_, err = s.canaries.Modify(ctx, c.GetMetadata().GetName(), nil, func(c *v1.Canary) error {
+			reason := "swarmd stopped while this canary ran: its replicas stopped with it and the live version took all the traffic back; nothing was promoted. Start a new canary to try again."
+			c.Status.Phase, c.Status.Reason, c.Status.EndTime = string(canary.PhaseFailed), reason, timestamppb.Now()
+			c.Status.Weight, c.Status.BaselineWeight, c.Status.LiveWeight = 0, 0, 100
+			c.Status.Decisions = append(c.Status.Decisions, &v1.CanaryDecision{Time: timestamppb.Now(), Action: string(canary.ActionRollback), By: canary.Actor, Reason: reason, Step: c.Status.GetStep()})
 			return nil
+		})
+		if err != nil {
+			return err
 		}
-		opts.PageToken = page.NextPageToken
 	}
+	return nil
 }
 
 // fillStatus copies a rollout snapshot onto a Canary's status.

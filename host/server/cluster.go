@@ -59,29 +59,21 @@ func (c *clusterService) GetClusterStatus(ctx context.Context, _ *v1.GetClusterS
 		}
 		out.ResourceCounts[kind] = n
 	}
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := c.nodes.List(ctx, opts)
+	for n, err := range c.nodes.All(ctx) {
 		if err != nil {
 			return nil, storeError(err)
 		}
-		for _, n := range page.Items {
-			out.Nodes = append(out.Nodes, &v1.NodeSummary{
-				Name:          n.GetMetadata().GetName(),
-				Ready:         nodeReady(n, c.now()),
-				Unschedulable: n.GetSpec().GetUnschedulable(),
-				Cpus:          n.GetStatus().GetCpus(),
-				MemoryBytes:   n.GetStatus().GetMemoryBytes(),
-				HeartbeatTime: n.GetStatus().GetHeartbeatTime(),
-			})
-			if n.GetMetadata().GetName() == c.local {
-				out.Features = n.GetStatus().GetFeatures()
-			}
+		out.Nodes = append(out.Nodes, &v1.NodeSummary{
+			Name:          n.GetMetadata().GetName(),
+			Ready:         nodeReady(n, c.now()),
+			Unschedulable: n.GetSpec().GetUnschedulable(),
+			Cpus:          n.GetStatus().GetCpus(),
+			MemoryBytes:   n.GetStatus().GetMemoryBytes(),
+			HeartbeatTime: n.GetStatus().GetHeartbeatTime(),
+		})
+		if n.GetMetadata().GetName() == c.local {
+			out.Features = n.GetStatus().GetFeatures()
 		}
-		if page.NextPageToken == "" {
-			break
-		}
-		opts.PageToken = page.NextPageToken
 	}
 	return out, nil
 }

@@ -324,58 +324,51 @@ func (s *containerService) waitFor(rt container.Runtime, name, uid string) {
 // The native runtime records the containers it lost with the swarmd that
 // ran them as exited, with a reason that says so.
 func (s *containerService) reconcile(ctx context.Context) error {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := s.containers.List(ctx, opts)
+	for c, err := range s.containers.All(ctx) {
 		if err != nil {
 			return err
 		}
-		for _, c := range page.Items {
-			if terminal(c.GetStatus().GetPhase()) {
-				continue
+		if terminal(c.GetStatus().GetPhase()) {
+			continue
+		}
+		name := c.GetMetadata().GetName()
+		rt, err := s.runtimeOf(c)
+		if err != nil {
+			// Native containers end with the swarmd that ran them;
+			// containerd ones may still run, and wait for containerd.
+			if c.GetSpec().GetRuntime() == runtimeNative {
+				s.fail(name, reasonRestarted+": native containers stop with swarmd, and now "+status.Convert(err).Message())
 			}
-			name := c.GetMetadata().GetName()
-			rt, err := s.runtimeOf(c)
-			if err != nil {
-				// Native containers end with the swarmd that ran them;
-				// containerd ones may still run, and wait for containerd.
-				if c.GetSpec().GetRuntime() == runtimeNative {
-					s.fail(name, reasonRestarted+": native containers stop with swarmd, and now "+status.Convert(err).Message())
-				}
-				continue
+			continue
+		}
+		st, err := rt.Status(ctx, name)
+		switch {
+		case errors.Is(err, container.ErrNotFound):
+			s.fail(name, reasonRestarted+": the container is gone from "+rt.Name())
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			st, err := rt.Status(ctx, name)
-			switch {
-			case errors.Is(err, container.ErrNotFound):
-				s.fail(name, reasonRestarted+": the container is gone from "+rt.Name())
-			case err != nil:
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
+			s.log.Warn("reconcile container", "container", name, "err", err)
+		case st.State == container.Exited:
+			// The runtime's reason when it has one (native: Lost...).
+			reason := ""
+			if st.Reason == "" {
+				reason = reasonRestarted
+			}
+			if _, err := s.record(name, "", st, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.log.Warn("reconcile container", "container", name, "err", err)
-			case st.State == container.Exited:
-				// The runtime's reason when it has one (native: Lost...).
-				reason := ""
-				if st.Reason == "" {
-					reason = reasonRestarted
-				}
-				if _, err := s.record(name, "", st, reason); err != nil && !errors.Is(err, store.ErrNotFound) {
-					s.log.Warn("reconcile container", "container", name, "err", err)
-				}
-			case st.State == container.Running:
-				if _, err := s.record(name, "", st, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-					s.log.Warn("reconcile container", "container", name, "err", err)
-				}
-				s.waitFor(rt, name, c.GetMetadata().GetUid())
-			default: // created but never started: swarmd died between Create and Start
-				s.fail(name, reasonRestarted+": the container was created but never started; delete it and create it again")
 			}
+		case st.State == container.Running:
+			if _, err := s.record(name, "", st, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Warn("reconcile container", "container", name, "err", err)
+			}
+			s.waitFor(rt, name, c.GetMetadata().GetUid())
+		default: // created but never started: swarmd died between Create and Start
+			s.fail(name, reasonRestarted+": the container was created but never started; delete it and create it again")
 		}
-		if page.NextPageToken == "" {
-			return nil
-		}
-		opts.PageToken = page.NextPageToken
 	}
+	return nil
 }
 
 func (s *containerService) CreateContainer(ctx context.Context, req *v1.CreateContainerRequest) (*v1.Container, error) {

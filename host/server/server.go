@@ -702,21 +702,14 @@ func (s *Server) Run(ctx context.Context) error {
 
 // restartAgents deploys again the agents that have replicas.
 func (s *Server) restartAgents(ctx context.Context) error {
-	opts := store.ListOptions{PageSize: store.MaxPageSize}
-	for {
-		page, err := s.agentRunner.agents.List(ctx, opts)
+	for a, err := range s.agentRunner.agents.All(ctx) {
 		if err != nil {
 			return err
 		}
-		for _, a := range page.Items {
-			if a.GetSpec().GetReplicas() > 0 {
-				name := a.GetMetadata().GetName()
-				s.agentRunner.start(name, filepath.Join(s.cfg.DataDir, "identity", "agents", name))
-			}
+		if a.GetSpec().GetReplicas() > 0 {
+			name := a.GetMetadata().GetName()
+			s.agentRunner.start(name, filepath.Join(s.cfg.DataDir, "identity", "agents", name))
 		}
-		if page.NextPageToken == "" {
-			return nil
-		}
-		opts.PageToken = page.NextPageToken
 	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -299,6 +300,36 @@ const MaxPageSize = 1000
 
 // ErrBadPageToken: the page token was not made by this store.
 var ErrBadPageToken = errors.New("invalid page token")
+
+// All ranges over every object in name order, reading MaxPageSize at a
+// time: for obj, err := range repo.All(ctx). A read error is yielded once,
+// with a zero object, and ends the range; breaking out stops the reads.
+func (r *Repository[T]) All(ctx context.Context) iter.Seq2[T, error] {
+	return r.all(ctx, MaxPageSize)
+}
+
+func (r *Repository[T]) all(ctx context.Context, size int) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		opts := ListOptions{PageSize: size}
+		for {
+			page, err := r.List(ctx, opts)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, obj := range page.Items {
+				if !yield(obj, nil) {
+					return
+				}
+			}
+			if page.NextPageToken == "" {
+				return
+			}
+			opts.PageToken = page.NextPageToken
+		}
+	}
+}
 
 // List returns a page of objects in name order.
 func (r *Repository[T]) List(ctx context.Context, opts ListOptions) (Page[T], error) {

@@ -143,6 +143,33 @@ func TestListPagesAndSelects(t *testing.T) {
 	if pages != 3 || len(names) != 25 || names[0] != "a00" || names[24] != "a24" {
 		t.Fatalf("pages=%d names=%v", pages, names)
 	}
+	// All ranges over the same across pages, and stops when told.
+	var all []string
+	for a, err := range r.all(ctx, 10) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, a.Metadata.Name)
+	}
+	if strings.Join(all, ",") != strings.Join(names, ",") {
+		t.Fatalf("All: %v, want %v", all, names)
+	}
+	n := 0
+	for range r.all(ctx, 10) {
+		if n++; n == 12 {
+			break
+		}
+	}
+	if n != 12 {
+		t.Fatalf("a range broken at 12 saw %d", n)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, err := range r.All(canceled) {
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("All on a done context: %v, want its error", err)
+		}
+	}
 	sel, err := ParseSelector("parity=1")
 	if err != nil {
 		t.Fatal(err)

@@ -31,12 +31,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	bins.init, bins.solver = filepath.Join(dir, native.InitName), filepath.Join(dir, "tspsolver")
-	for out, pkg := range map[string]string{bins.init: "./cmd/swarm-init", bins.solver: "./benchmarks/agents/tspsolver"} {
-		if err := testbin.Build(out, pkg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+	if bins.init, bins.solver, err = testbin.Agents(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

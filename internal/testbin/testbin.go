@@ -28,3 +28,15 @@ func Build(out, pkg string) error {
 	}
 	return nil
 }
+
+// Agents builds what tests that run agents need into dir: swarm-init
+// (named as the native runtime looks for it) and the static tspsolver.
+func Agents(dir string) (init, solver string, err error) {
+	init, solver = filepath.Join(dir, "swarm-init"), filepath.Join(dir, "tspsolver")
+	for out, pkg := range map[string]string{init: "./cmd/swarm-init", solver: "./benchmarks/agents/tspsolver"} {
+		if err := Build(out, pkg); err != nil {
+			return "", "", err
+		}
+	}
+	return init, solver, nil
+}
